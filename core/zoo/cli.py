@@ -1,0 +1,162 @@
+"""The ``zoo`` command line (click).
+
+Importing this module loads no plugin: :func:`main` loads them (each in its own ``try``)
+only to let them add commands, so a broken plugin shows up in ``zoo plugins`` instead of
+breaking ``zoo --help``. Errors a user can fix print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from .errors import ZooError
+
+LIST_KINDS = ("sks", "estimators", "schedulers", "executors", "tasks")
+
+
+class ZooGroup(click.Group):
+    """A click group that turns :class:`ZooError` into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZooError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=ZooGroup)
+@click.version_option(package_name="zoo-core", prog_name="zoo")
+def cli() -> None:
+    """Train PyTorch models through black-box scientific software with zeroth-order gradients.
+
+    \b
+    Quick start:  zoo run --sks ase-emt
+    Components:   zoo list sks|estimators|schedulers|executors|tasks
+    Plugins:      zoo plugins
+    """
+
+
+def _options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
+    from .config import parse_option
+
+    return dict(parse_option(p) for p in pairs) if pairs else None
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file; flags win over it.")
+@click.option("--sks", help="Knowledge source to train through (zoo list sks).")
+@click.option("--task", help="Task to train (default: the SKS's own default task).")
+@click.option("--estimator", help="Gradient estimator (zoo list estimators).")
+@click.option("--executor", help="Where SKS queries run (zoo list executors).")
+@click.option("--workers", type=int, help="Workers for a parallel executor.")
+@click.option("--steps", type=int, help="Training steps per model.")
+@click.option("--seed", type=int, help="Seed for data split, weights and directions.")
+@click.option("--lr", type=float, help="Learning rate.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<sks>-<time>).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--sks-option", "sks_opts", multiple=True, metavar="KEY=VALUE", help="An SKS option (repeatable).")
+@click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE", help="A task option (repeatable).")
+@click.option("--estimator-option", "est_opts", multiple=True, metavar="KEY=VALUE", help="An estimator option, e.g. q=16.")
+@click.option("--executor-option", "exe_opts", multiple=True, metavar="KEY=VALUE", help="An executor option.")
+@click.option("--baseline/--no-baseline", default=None, help="Also train the data-only twin (default: yes).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def run(config_file, sks, task, estimator, executor, workers, steps, seed, lr, out, resume_dir,
+        sks_opts, task_opts, est_opts, exe_opts, baseline, progress, as_json) -> None:
+    """Train a model through a knowledge source, beside its data-only twin."""
+    from . import train
+    from .config import read_toml
+
+    echo = (lambda _msg: None) if as_json else click.echo
+    if resume_dir:
+        summary = train.resume(resume_dir, progress=progress, echo=echo)
+    else:
+        file_layer = read_toml(config_file) if config_file else {}
+        flags = {
+            "sks": sks, "task": task, "estimator": estimator, "executor": executor,
+            "workers": workers, "steps": steps, "seed": seed, "lr": lr, "out": out,
+            "baseline": baseline,
+            "sks_options": _options(sks_opts), "task_options": _options(task_opts),
+            "estimator_options": _options(est_opts), "executor_options": _options(exe_opts),
+        }
+        summary = train.run(file_layer, flags, progress=progress, echo=echo)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+
+
+@cli.command(name="list")
+@click.argument("kind", type=click.Choice(LIST_KINDS))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(kind: str, as_json: bool) -> None:
+    """List the registered components of KIND."""
+    from . import registry
+
+    rows = [
+        {"name": r.name, "plugin": r.plugin, "description": r.description,
+         "class": f"{r.cls.__module__}:{r.cls.__qualname__}"}
+        for r in registry.registered(kind).values()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max((len(r["name"]) for r in rows), default=0)
+    for r in rows:
+        click.echo(f"{r['name'].ljust(width)}  {r['description']}  [{r['plugin']}]")
+    if not rows:
+        click.echo(f"no {kind} registered; install a plugin that provides some")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(as_json: bool) -> None:
+    """Installed plugins: versions, what each registers, and load errors."""
+    from . import plugins as plugin_mod
+    from . import registry
+
+    registers: dict[str, dict[str, list[str]]] = {}
+    clashes: list[str] = []
+    for kind in LIST_KINDS:
+        try:
+            table = registry.registered(kind)
+        except ZooError as exc:
+            clashes.append(str(exc))
+            continue
+        for reg in table.values():
+            registers.setdefault(reg.plugin, {}).setdefault(kind, []).append(reg.name)
+    rows = [
+        {"name": i.name, "module": i.module, "distribution": i.distribution, "version": i.version,
+         "hooks": i.hooks, "registers": registers.get(i.name, {}), "error": i.error}
+        for i in plugin_mod.plugin_infos()
+    ]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "errors": clashes}, indent=2))
+        return
+    for r in rows:
+        dist = f"{r['distribution']} {r['version']}" if r["distribution"] else r["module"]
+        click.echo(f"{r['name']}  ({dist})")
+        for kind, names in r["registers"].items():
+            click.echo(f"    {kind}: {', '.join(names)}")
+        if r["error"]:
+            click.echo(f"    FAILED TO LOAD: {r['error']}")
+    for clash in clashes:
+        click.echo(f"Error: {clash}")
+
+
+def _add_plugin_commands() -> None:
+    from . import plugins as plugin_mod
+
+    plugin_mod.call_each("register_commands", lambda _name: {"cli": cli})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: let plugins add commands, then run click."""
+    try:
+        _add_plugin_commands()
+    except Exception as exc:  # noqa: BLE001 - never let plugins break the CLI itself
+        print(f"zoo: warning: plugin commands not loaded: {exc}", file=sys.stderr)
+    cli.main(args=argv, prog_name="zoo")

@@ -1,0 +1,126 @@
+"""Run configuration: defaults < the task's defaults < a TOML file < command-line flags.
+
+The resolved configuration is written to every run folder as ``config.toml``, so
+``zoo run --config RUN/config.toml`` repeats a run exactly.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class RunConfig:
+    """Every setting of ``zoo run``; see docs/configuration.md for each."""
+
+    sks: str | None = None
+    task: str | None = None
+    estimator: str = "rge"
+    executor: str = "serial"
+    workers: int = 1
+    steps: int = 200
+    seed: int = 0
+    out: str | None = None
+    lr: float = 1e-2
+    optimizer: str = "adam"
+    lr_schedule: str = "constant"
+    mu_schedule: str = "constant"
+    q_schedule: str = "constant"
+    baseline: bool = True
+    checkpoint_every: int = 50
+    sks_options: dict[str, Any] = field(default_factory=dict)
+    task_options: dict[str, Any] = field(default_factory=dict)
+    estimator_options: dict[str, Any] = field(default_factory=dict)
+    executor_options: dict[str, Any] = field(default_factory=dict)
+    schedule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A TOML-ready dict (None values dropped, since TOML has no null)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+FIELDS = {f.name: f for f in fields(RunConfig)}
+OPTIMIZERS = ("adam", "sgd")
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a config file, turning every failure into one clear :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
+    check_keys(data, source=str(path))
+    return data
+
+
+def check_keys(data: dict[str, Any], source: str) -> None:
+    for key, value in data.items():
+        if key not in FIELDS:
+            close = difflib.get_close_matches(key, FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{source}: unknown setting {key!r}{hint}; settings are {', '.join(FIELDS)}"
+            )
+        if key.endswith("_options") and value is not None and not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key} must be a table, e.g. [{key}]")
+
+
+def resolve(*layers: dict[str, Any]) -> RunConfig:
+    """Merge layers (later wins; ``*_options`` tables merge key by key) and check types."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        check_keys(layer, source="config")
+        for key, value in layer.items():
+            if value is None:
+                continue
+            if key.endswith("_options"):
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = value
+    config = RunConfig()
+    for key, value in merged.items():
+        default = getattr(config, key)
+        expected = type(default) if default is not None else str
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"setting {key!r} must be a {expected.__name__}, got {value!r}")
+        setattr(config, key, value)
+    for key in ("steps", "workers"):
+        if getattr(config, key) < 1:
+            raise ConfigError(f"setting {key!r} must be >= 1, got {getattr(config, key)}")
+    if config.lr <= 0:
+        raise ConfigError(f"setting 'lr' must be > 0, got {config.lr}")
+    if config.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"setting 'optimizer' must be one of {OPTIMIZERS}, got {config.optimizer!r}")
+    return config
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from the command line; VALUE is read as TOML (numbers, lists, strings)."""
+    if "=" not in text:
+        raise ConfigError(f"option {text!r} must look like KEY=VALUE")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key.isidentifier():
+        raise ConfigError(f"option name {key!r} is not a valid name")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word: keep it as a string
+    return key, value

@@ -1,0 +1,154 @@
+"""The autograd bridge: a torch module whose forward runs a knowledge source and whose
+backward asks a zeroth-order estimator for the gradient the knowledge source cannot give.
+
+Forward evaluates f(z) (float64) through the executor. Backward receives v = dl/dy from
+autograd, plans every query point of every sample, evaluates them in ONE batched call
+(f(z) is reused from the forward pass, so forward differences cost q extra queries per
+sample, not q + 1), and returns the estimate of v^T J_f(z) to autograd, which carries it on
+into the upstream model. Rows whose upstream vector is zero get no queries at all.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import registry
+from .errors import ConfigError, SKSError
+from .estimators.base import Estimator
+from .executors import Executor
+from .sks import KnowledgeSource
+
+OUT_OF_BOUNDS = ("clamp", "error")
+
+
+class _SKSFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, layer: "SKSLayer", contexts: Sequence[Any] | None):
+        x = z.detach().to("cpu", torch.float64).numpy()
+        x = layer._inside(x)
+        y = layer.evaluate(x, contexts)
+        ctx.layer, ctx.contexts, ctx.x, ctx.y = layer, contexts, x, y
+        return torch.as_tensor(y, dtype=z.dtype, device=z.device)
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        v = grad_y.detach().to("cpu", torch.float64).numpy()
+        grad = ctx.layer._estimate(ctx.x, ctx.y, v, ctx.contexts)
+        return torch.as_tensor(grad, dtype=grad_y.dtype, device=grad_y.device), None, None
+
+
+class SKSLayer(torch.nn.Module):
+    """A knowledge source as a layer: ``y = layer(z, contexts)``; ``y.backward()`` fills z.grad.
+
+    Parameters
+    ----------
+    sks:
+        A :class:`zoo.KnowledgeSource`, or a registered name (built with no options).
+    estimator:
+        An :class:`zoo.Estimator` or a registered name (default ``"rge"``).
+    executor:
+        An :class:`zoo.Executor` or a registered name (default ``"serial"``).
+    seed:
+        Seed of the generator the estimator draws its directions from (in this process,
+        whatever the executor, so results do not depend on where queries run).
+    out_of_bounds:
+        ``"clamp"`` (default): inputs outside the SKS's ``input_spec`` are evaluated at the
+        nearest point inside, and the gradient estimated there passes straight through, so
+        the model is pushed back into the domain. ``"error"``: raise instead.
+    """
+
+    def __init__(
+        self,
+        sks: KnowledgeSource | str,
+        estimator: Estimator | str = "rge",
+        executor: Executor | str = "serial",
+        seed: int | None = None,
+        out_of_bounds: str = "clamp",
+    ):
+        super().__init__()
+        self.sks = registry.knowledge_source(sks) if isinstance(sks, str) else sks
+        self.estimator = registry.estimator(estimator) if isinstance(estimator, str) else estimator
+        self.executor = registry.executor(executor) if isinstance(executor, str) else executor
+        if out_of_bounds not in OUT_OF_BOUNDS:
+            raise ConfigError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}, got {out_of_bounds!r}")
+        self.out_of_bounds = out_of_bounds
+        self.rng = np.random.default_rng(seed)
+        self.reset_counters()
+
+    def reset_counters(self) -> None:
+        #: SKS queries sent: forward evaluations and estimator queries
+        self.queries = 0
+        self.gradient_queries = 0
+        #: gradient rows dropped (set to zero) because a query came back NaN/inf
+        self.nan_gradient_rows = 0
+
+    def forward(self, z: torch.Tensor, contexts: Sequence[Any] | None = None) -> torch.Tensor:
+        if z.ndim != 2 or z.shape[1] != len(self.sks.input_spec):
+            raise ConfigError(
+                f"{self.sks.name}: layer input must be (batch, {len(self.sks.input_spec)}) for "
+                f"{list(self.sks.input_spec.names)}, got {tuple(z.shape)}"
+            )
+        if contexts is not None and len(contexts) != z.shape[0]:
+            raise ConfigError(f"{self.sks.name}: {len(contexts)} contexts for {z.shape[0]} rows")
+        return _SKSFunction.apply(z, self, contexts)
+
+    def evaluate(self, x: np.ndarray, contexts: Sequence[Any] | None = None) -> np.ndarray:
+        """Evaluate the SKS on rows ``x`` through the executor, counting the queries."""
+        y = np.asarray(self.executor.evaluate(self.sks, x, contexts), dtype=np.float64)
+        self.queries += len(x)
+        return y
+
+    def _inside(self, x: np.ndarray) -> np.ndarray:
+        spec = self.sks.input_spec
+        inside = spec.contains(x)
+        if inside.all():
+            return x
+        if self.out_of_bounds == "error":
+            row = int(np.argmin(inside))
+            raise SKSError(
+                f"{self.sks.name}: input row {row} {x[row].tolist()} is outside the bounds "
+                f"{spec.lower.tolist()}..{spec.upper.tolist()} of {list(spec.names)}"
+            )
+        return spec.clip(x)
+
+    def _estimate(self, x, y, v, contexts) -> np.ndarray:
+        grad = np.zeros_like(x)
+        active = np.flatnonzero(np.any(v != 0, axis=1) & np.all(np.isfinite(y), axis=1))
+        if active.size == 0:
+            return grad
+        spec = self.sks.input_spec
+        plan = self.estimator.plan(x[active], spec.lower, spec.upper, self.rng)
+        B, m, d = plan.points.shape
+        rows = plan.points.reshape(B * m, d)
+        ctx = None if contexts is None else [contexts[i] for i in active for _ in range(m)]
+        fq = self.evaluate(rows, ctx).reshape(B, m, -1)
+        self.gradient_queries += B * m
+        g = self.estimator.combine(plan, y[active], fq, v[active])
+        bad = ~np.all(np.isfinite(g), axis=1)
+        if bad.any():
+            self.nan_gradient_rows += int(bad.sum())
+            warnings.warn(
+                f"{self.sks.name}: {int(bad.sum())} gradient row(s) had NaN/inf queries; "
+                "their gradient is set to zero for this step",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            g[bad] = 0.0
+        grad[active] = g
+        return grad
+
+    # -- state that a checkpoint must carry so that a resumed run draws the same directions
+    def rng_state(self) -> str:
+        return json.dumps(self.rng.bit_generator.state)
+
+    def set_rng_state(self, state: str) -> None:
+        self.rng.bit_generator.state = json.loads(state)
+
+    def extra_repr(self) -> str:
+        return f"sks={self.sks!r}, estimator={self.estimator.name}, executor={self.executor.name}"

@@ -1,0 +1,187 @@
+"""The plugin manager: finding, loading and reporting plugins.
+
+Plugins are modules listed under the ``zoo`` entry-point group, zoo's own built-ins included.
+Three lessons from other plugin ecosystems shape this module:
+
+* Loading is lazy: nothing here runs when ``zoo.cli`` is imported, so a broken plugin cannot
+  take down ``zoo --help`` (simonw/llm#1280).
+* Each entry point loads in its own ``try``: one that fails to import, or implements a hook
+  that does not exist (a typo pluggy's ``check_pending`` would only catch globally), is
+  unregistered and recorded in :func:`load_errors`, and every other plugin still works.
+* Hooks are called one implementation at a time (:func:`call_each`), so an exception or a
+  duplicate name can be blamed on the plugin that caused it, which pluggy alone cannot do.
+
+Environment variables:
+
+``ZOO_PLUGINS``
+    Comma-separated entry-point names to load; unset loads all, empty loads none.
+``ZOO_TRACE_PLUGINS=1``
+    Print every hook call, each implementation and what it registered, to stderr.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+
+GROUP = "zoo"
+
+
+@dataclass
+class PluginInfo:
+    """What ``zoo plugins`` shows for one plugin."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+_pm: pluggy.PluginManager | None = None
+_infos: dict[str, PluginInfo] = {}
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, created (and entry points loaded) on first use."""
+    global _pm
+    if _pm is None:
+        pm = pluggy.PluginManager(GROUP)
+        pm.add_hookspecs(hookspecs)
+        _pm = pm
+        _load_entry_points(pm)
+    return _pm
+
+
+def reset() -> None:
+    """Forget every loaded plugin (tests use this after installing or faking entry points)."""
+    global _pm
+    _pm = None
+    _infos.clear()
+
+
+def _selected() -> set[str] | None:
+    raw = os.environ.get("ZOO_PLUGINS")
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    selected = _selected()
+    for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
+        if selected is not None and ep.name not in selected:
+            continue
+        dist = getattr(ep, "dist", None)
+        info = PluginInfo(
+            name=ep.name,
+            module=ep.value,
+            distribution=dist.name if dist else None,
+            version=dist.version if dist else None,
+        )
+        if ep.name in _infos:  # two distributions claim one entry-point name
+            info.error = f"entry point name {ep.name!r} is also used by {_infos[ep.name].module}"
+            _infos[f"{ep.name} ({ep.value})"] = info
+            continue
+        _infos[ep.name] = info
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+            info.error = _describe(exc)
+            continue
+        register_plugin(plugin, ep.name, info)
+
+
+def register_plugin(plugin: Any, name: str, info: PluginInfo | None = None) -> bool:
+    """Register ``plugin`` under ``name``; return False (and record why) if it is rejected.
+
+    Used for entry points and by tests or notebooks that want a plugin without packaging it.
+    """
+    pm = get_plugin_manager()
+    info = info or _infos.setdefault(name, PluginInfo(name=name, module=_module_name(plugin)))
+    try:
+        pm.register(plugin, name=name)
+    except Exception as exc:  # noqa: BLE001 - pluggy's validation errors and others alike
+        info.error = _describe(exc)
+        return False
+    unknown = [c.name for c in pm.get_hookcallers(plugin) or [] if c.spec is None]
+    if unknown:
+        pm.unregister(plugin)
+        info.error = "; ".join(_unknown_hook_message(h) for h in unknown)
+        return False
+    info.hooks = sorted(c.name for c in pm.get_hookcallers(plugin) or [])
+    info.error = None
+    return True
+
+
+def unregister_plugin(name: str) -> None:
+    """Remove a plugin registered by :func:`register_plugin` or an entry point."""
+    pm = get_plugin_manager()
+    plugin = pm.get_plugin(name)
+    if plugin is not None:
+        pm.unregister(plugin)
+    _infos.pop(name, None)
+
+
+def _unknown_hook_message(hook: str) -> str:
+    known = [n for n in dir(hookspecs) if n.startswith("register_")]
+    close = difflib.get_close_matches(hook, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"implements unknown hook {hook!r}{hint}; zoo's hooks are {', '.join(known)}"
+
+
+def _module_name(plugin: Any) -> str:
+    return getattr(plugin, "__name__", None) or type(plugin).__module__
+
+
+def _describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def plugin_infos() -> list[PluginInfo]:
+    """Every plugin zoo tried to load, loaded or not, sorted by name."""
+    get_plugin_manager()
+    return sorted(_infos.values(), key=lambda i: i.name)
+
+
+def load_errors() -> dict[str, str]:
+    """``{plugin name: error}`` for plugins that failed to load or broke the contract."""
+    return {i.name: i.error for i in plugin_infos() if i.error}
+
+
+def _tracing() -> bool:
+    return os.environ.get("ZOO_TRACE_PLUGINS", "") not in ("", "0")
+
+
+def call_each(hook_name: str, make_kwargs: Callable[[str], dict[str, Any]]) -> None:
+    """Call ``hook_name`` on one plugin at a time, in registration order.
+
+    ``make_kwargs(plugin_name)`` builds that plugin's arguments (so a ``register`` callback can
+    know who is registering). An exception inside a plugin's hook is recorded against that
+    plugin and the others still run.
+    """
+    pm = get_plugin_manager()
+    caller = getattr(pm.hook, hook_name)
+    for impl in reversed(caller.get_hookimpls()):  # registration order
+        plugin_name = impl.plugin_name
+        kwargs = make_kwargs(plugin_name)
+        if _tracing():
+            print(f"zoo: {hook_name}() -> {plugin_name} ({_module_name(impl.plugin)})", file=sys.stderr)
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception as exc:  # noqa: BLE001 - blame the plugin, keep the rest
+            info = _infos.setdefault(plugin_name, PluginInfo(plugin_name, _module_name(impl.plugin)))
+            info.error = f"{hook_name} raised {_describe(exc)}"
+            if _tracing():
+                print(f"zoo:   raised {info.error}", file=sys.stderr)

@@ -1,0 +1,147 @@
+"""The knowledge-source contract: what a black-box simulator or analysis code looks like to zoo.
+
+As small and as clear as ASE's ``Calculator``: a name, specs of the inputs and outputs, and
+one batched ``evaluate``. Everything else (gradients, batching across processes, caching)
+is zoo's job, so a plugin author wraps a code in a few lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True, init=False)
+class Spec:
+    """Names, bounds and units of a knowledge source's inputs or outputs.
+
+    ``Spec(["a"], lower=[3.0], upper=[5.0], units=["Å"])``. Bounds default to +/-inf; a
+    scalar bound applies to every entry. Estimators keep every query inside the bounds.
+    """
+
+    names: tuple[str, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    units: tuple[str, ...]
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        lower: float | Sequence[float] | None = None,
+        upper: float | Sequence[float] | None = None,
+        units: str | Sequence[str] | None = None,
+    ):
+        names = (names,) if isinstance(names, str) else tuple(names)
+        n = len(names)
+        if n == 0:
+            raise ConfigError("a Spec needs at least one name")
+        if len(set(names)) != n:
+            raise ConfigError(f"Spec names must be unique: {names}")
+
+        def bound(value: Any, default: float) -> np.ndarray:
+            arr = np.full(n, default) if value is None else np.asarray(value, dtype=np.float64)
+            arr = np.broadcast_to(arr, (n,)).astype(np.float64)
+            arr.setflags(write=False)
+            return arr
+
+        lo, hi = bound(lower, -np.inf), bound(upper, np.inf)
+        if np.any(lo >= hi):
+            raise ConfigError(f"Spec {names}: every lower bound must be below its upper bound")
+        if units is None:
+            units = ("",) * n
+        elif isinstance(units, str):
+            units = (units,) * n
+        if len(units) != n:
+            raise ConfigError(f"Spec {names}: {len(units)} units for {n} names")
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "lower", lo)
+        object.__setattr__(self, "upper", hi)
+        object.__setattr__(self, "units", tuple(units))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Spec)
+            and self.names == other.names
+            and self.units == other.units
+            and np.array_equal(self.lower, other.lower)
+            and np.array_equal(self.upper, other.upper)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.names, self.units))
+
+    def __repr__(self) -> str:
+        return f"Spec({list(self.names)}, lower={self.lower.tolist()}, upper={self.upper.tolist()}, units={list(self.units)})"
+
+    def contains(self, x: np.ndarray) -> np.ndarray:
+        """Row-wise: is each row of ``x`` (n, d) inside the bounds?"""
+        x = np.atleast_2d(x)
+        return np.all((x >= self.lower) & (x <= self.upper), axis=1)
+
+    def clip(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(x, self.lower, self.upper)
+
+
+class KnowledgeSource:
+    """A black-box scientific code: ``evaluate(inputs, contexts) -> outputs``, no gradients.
+
+    Subclasses set ``name`` and ``description`` and ``input_spec``/``output_spec`` (as class
+    attributes when fixed, in ``__init__`` when options decide them) and implement
+    :meth:`evaluate`. Optionally ``default_task`` names the task ``zoo run --sks NAME`` runs.
+
+    Everything passed to ``evaluate`` and the object itself must pickle, so any executor can
+    ship them to another process or machine.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    version: ClassVar[str] = "0"
+    default_task: ClassVar[str | None] = None
+    input_spec: Spec
+    output_spec: Spec
+
+    def __init__(self, **options: Any):
+        if options:
+            raise ConfigError(
+                f"knowledge source {self.name!r} takes no options, got {sorted(options)}"
+            )
+        self.options: dict[str, Any] = {}
+
+    def evaluate(self, inputs: np.ndarray, contexts: Sequence[Any] | None = None) -> np.ndarray:
+        """Evaluate ``inputs`` (n, d_in) float64 with per-row ``contexts``; return (n, d_out).
+
+        A row that fails is NaN; raising means the whole call failed.
+        """
+        raise NotImplementedError
+
+    def __call__(self, inputs: Any, contexts: Sequence[Any] | None = None) -> np.ndarray:
+        """Checked evaluation: coerces inputs to (n, d_in) float64 and checks the output shape."""
+        x = np.asarray(inputs, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != len(self.input_spec):
+            raise ConfigError(
+                f"{self.name}: inputs must have shape (n, {len(self.input_spec)}) "
+                f"for {list(self.input_spec.names)}, got {x.shape}"
+            )
+        if contexts is not None and len(contexts) != len(x):
+            raise ConfigError(f"{self.name}: {len(contexts)} contexts for {len(x)} input rows")
+        y = np.asarray(self.evaluate(x, contexts), dtype=np.float64)
+        if y.shape != (len(x), len(self.output_spec)):
+            raise ConfigError(
+                f"{self.name}.evaluate returned shape {y.shape}, expected "
+                f"({len(x)}, {len(self.output_spec)}) - a bug in the knowledge source"
+            )
+        return y
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in getattr(self, "options", {}).items())
+        return f"{type(self).__name__}({opts})"

@@ -1,0 +1,55 @@
+"""Task: what ``zoo run`` trains: data, a model, a loss, and test metrics.
+
+A task is registered like every other component (``register_tasks``). It pairs with a
+knowledge source (``default_sks``; a knowledge source names its own ``default_task``) and is
+trained twice by ``zoo run``: coupled to the SKS through an :class:`zoo.SKSLayer`, and as a
+data-only twin (``layer=None``) on the same labels, so every run shows what the physics
+bought.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from .sks import KnowledgeSource
+
+
+class Task:
+    """Base class for tasks.
+
+    ``defaults`` holds run settings the task is tuned for (steps, lr, estimator, ...); a
+    config file and command-line flags override them.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    default_sks: ClassVar[str | None] = None
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: the test metric the comparison table leads with (lower is better)
+    primary_metric: ClassVar[str] = "test_mae"
+
+    def sks_options(self) -> dict[str, Any]:
+        """Options the task needs from its knowledge source (the config can add more)."""
+        return {}
+
+    def setup(self, sks: KnowledgeSource, seed: int) -> None:
+        """Load or build the data. Called once per run, before any model is made."""
+
+    def make_model(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def loss(
+        self, model: torch.nn.Module, layer: torch.nn.Module | None, step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss at ``step`` and metrics to log; ``layer`` is None for the twin."""
+        raise NotImplementedError
+
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
+        """Test metrics of a trained model (``primary_metric`` among them)."""
+        raise NotImplementedError
+
+    def describe_data(self) -> dict[str, Any]:
+        """Sizes and provenance of the data, for the summary."""
+        return {}

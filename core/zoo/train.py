@@ -1,0 +1,358 @@
+"""The training loop (hybrid mode): model -> SKS layer -> loss, with a data-only twin.
+
+``run(config)`` trains the task's model coupled to its knowledge source, then (unless
+``baseline = false``) the same model from the same initial weights on the same labels without
+it, and writes one folder per run:
+
+    config.toml      the resolved configuration (``zoo run --config`` repeats the run)
+    metrics.jsonl    one JSON line per step and variant
+    checkpoints/     <variant>.pt, written atomically, loaded with weights_only=True
+    summary.json     final loss, SKS queries, test metrics of each variant, wall time
+    loss.png         loss curves of both variants
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import checkpoint, registry
+from .config import RunConfig, read_toml, resolve
+from .errors import ConfigError, SKSError, ZooError
+from .layer import SKSLayer
+
+COUPLED, DATA_ONLY = "sks-coupled", "data-only"
+
+try:  # tomli_w is a dependency; the fallback keeps a broken install readable
+    import tomli_w
+except ImportError:  # pragma: no cover
+    tomli_w = None
+
+
+def prepare(*layers: dict[str, Any]) -> tuple[RunConfig, Any]:
+    """Resolve the run's configuration (with the task's own defaults) and build its task.
+
+    ``layers`` are explicit settings, later winning (a config file, then flags).
+    """
+    explicit = resolve(*layers)
+    sks_name, task_name = explicit.sks, explicit.task
+    if sks_name is None and task_name is None:
+        raise ConfigError("say what to train through: --sks NAME or --task NAME (zoo list sks)")
+    if task_name is None:
+        sks_cls = registry.get("sks", sks_name).cls
+        task_name = getattr(sks_cls, "default_task", None)
+        if not task_name:
+            raise ConfigError(f"knowledge source {sks_name!r} has no default task; give --task")
+    task_cls = registry.get("tasks", task_name).cls
+    if sks_name is None:
+        sks_name = task_cls.default_sks
+        if not sks_name:
+            raise ConfigError(f"task {task_name!r} names no knowledge source; give --sks")
+    explicit_keys = {k: v for layer in layers for k, v in layer.items() if v is not None}
+    config = resolve(dict(task_cls.defaults), explicit_keys, {"sks": sks_name, "task": task_name})
+    task = registry.task(task_name, **config.task_options)
+    return config, task
+
+
+@dataclass
+class VariantResult:
+    name: str
+    steps: int = 0
+    final_loss: float = float("nan")
+    sks_queries: int = 0
+    nan_gradient_rows: int = 0
+    wall_s: float = 0.0
+    test: dict[str, float] = field(default_factory=dict)
+    losses: list[float] = field(default_factory=list)
+
+
+class Run:
+    """One ``zoo run``: owns the run folder, the SKS, the task and the variants' training."""
+
+    def __init__(self, config: RunConfig, task: Any, run_dir: Path, resume: bool = False):
+        self.config, self.task, self.dir, self.resume = config, task, run_dir, resume
+        self.metrics_path = run_dir / "metrics.jsonl"
+        self.ckpt_dir = run_dir / "checkpoints"
+
+    # -- set-up -----------------------------------------------------------------------
+    def build_sks(self):
+        options = {**self.task.sks_options(), **self.config.sks_options}
+        return registry.knowledge_source(self.config.sks, **options)
+
+    def build_estimator(self):
+        return registry.estimator(self.config.estimator, **self.config.estimator_options)
+
+    def build_executor(self):
+        options = dict(self.config.executor_options)
+        if self.config.workers > 1 or "workers" in options:
+            options.setdefault("workers", self.config.workers)
+        return registry.executor(self.config.executor, **options)
+
+    def schedule(self, knob: str):
+        name = getattr(self.config, f"{knob}_schedule", "constant")
+        return registry.scheduler(name, **self.config.schedule_options.get(knob, {}))
+
+    # -- training ---------------------------------------------------------------------
+    def train_variant(self, name: str, sks, executor, progress: bool) -> VariantResult:
+        cfg = self.config
+        coupled = name == COUPLED
+        torch.manual_seed(cfg.seed)
+        model = self.task.make_model()
+        layer = None
+        if coupled:
+            layer = SKSLayer(sks, self.build_estimator(), executor, seed=cfg.seed)
+        params = list(model.parameters())
+        opt = (
+            torch.optim.Adam(params, lr=cfg.lr)
+            if cfg.optimizer == "adam"
+            else torch.optim.SGD(params, lr=cfg.lr, momentum=0.9)
+        )
+        knobs = {"lr": cfg.lr}
+        if layer is not None:
+            knobs.update({k: getattr(layer.estimator, k) for k in layer.estimator.knobs})
+        schedules = {k: self.schedule(k) for k in knobs if k in ("lr", "mu", "q")}
+
+        result = VariantResult(name)
+        start_step, wall0 = 0, 0.0
+        ckpt_path = self.ckpt_dir / f"{name}.pt"
+        if self.resume and ckpt_path.exists():
+            state = checkpoint.load(ckpt_path)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["torch_rng"])
+            start_step, wall0 = int(state["step"]), float(state["wall_s"])
+            result.losses = list(state["losses"])
+            if layer is not None:
+                layer.set_rng_state(state["layer_rng"])
+                layer.queries = int(state["sks_queries"])
+            if state.get("done"):
+                start_step = cfg.steps
+
+        def save(step: int, done: bool = False) -> None:
+            checkpoint.save(
+                {
+                    "step": step,
+                    "done": done,
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "layer_rng": layer.rng_state() if layer is not None else "",
+                    "sks_queries": layer.queries if layer is not None else 0,
+                    "wall_s": wall0 + time.perf_counter() - t0,
+                    "losses": result.losses,
+                },
+                ckpt_path,
+            )
+
+        t0 = time.perf_counter()
+        bar = _progress(cfg.steps, start_step, name, progress)
+        done_steps = start_step
+        try:
+            with self.metrics_path.open("a") as log:
+                for step in range(start_step, cfg.steps):
+                    values = {}
+                    for knob, sched in schedules.items():
+                        value = knobs[knob] * sched.factor(step, cfg.steps)
+                        if knob == "q":
+                            value = max(1, int(round(value)))
+                        values[knob] = value
+                        if knob == "lr":
+                            for group in opt.param_groups:
+                                group["lr"] = value
+                        else:
+                            setattr(layer.estimator, knob, value)
+                    opt.zero_grad(set_to_none=True)
+                    loss, metrics = self.task.loss(model, layer, step)
+                    if not torch.isfinite(loss):
+                        raise SKSError(
+                            f"{name}: the loss became {loss.item()} at step {step}; the SKS "
+                            f"returned NaN/inf or the model diverged (metrics: {metrics}). "
+                            f"Try a smaller lr or check the SKS's bounds"
+                        )
+                    loss.backward()
+                    opt.step()
+                    result.losses.append(float(loss.item()))
+                    row = {"variant": name, "step": step, "loss": float(loss.item()), **metrics}
+                    row.update(values)
+                    row["sks_queries"] = layer.queries if layer is not None else 0
+                    log.write(json.dumps(row) + "\n")
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
+                    done_steps = step + 1
+                    if cfg.checkpoint_every and done_steps % cfg.checkpoint_every == 0:
+                        log.flush()
+                        save(done_steps)
+        except KeyboardInterrupt:
+            save(done_steps)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        save(cfg.steps, done=True)
+        result.steps = cfg.steps
+        result.final_loss = result.losses[-1] if result.losses else float("nan")
+        result.wall_s = wall0 + time.perf_counter() - t0
+        if layer is not None:
+            result.sks_queries = layer.queries
+            result.nan_gradient_rows = layer.nan_gradient_rows
+        model.eval()
+        with torch.no_grad():
+            result.test = {k: float(v) for k, v in self.task.evaluate(model).items()}
+        return result
+
+    def execute(self, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
+        cfg = self.config
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_config(cfg, self.dir / "config.toml")
+        t0 = time.perf_counter()
+        sks = self.build_sks()
+        self.task.setup(sks, cfg.seed)
+        results = []
+        with self.build_executor() as executor:
+            variants = [COUPLED, DATA_ONLY] if cfg.baseline else [COUPLED]
+            for name in variants:
+                results.append(self.train_variant(name, sks, executor, progress))
+        summary = self.summarize(results, time.perf_counter() - t0)
+        (self.dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        plot_losses(results, self.dir / "loss.png")
+        echo(comparison_table(results, self.task.primary_metric))
+        echo(f"run folder: {self.dir}")
+        return summary
+
+    def summarize(self, results: list[VariantResult], wall_s: float) -> dict[str, Any]:
+        main = results[0]
+        return {
+            "sks": self.config.sks,
+            "task": self.config.task,
+            "estimator": self.config.estimator,
+            "executor": self.config.executor,
+            "steps": self.config.steps,
+            "seed": self.config.seed,
+            "final_loss": main.final_loss,
+            "sks_queries": main.sks_queries,
+            "nan_gradient_rows": main.nan_gradient_rows,
+            "test": main.test,
+            "data": self.task.describe_data(),
+            "variants": {
+                r.name: {
+                    "final_loss": r.final_loss,
+                    "sks_queries": r.sks_queries,
+                    "wall_s": round(r.wall_s, 3),
+                    "test": r.test,
+                }
+                for r in results
+            },
+            "wall_s": round(wall_s, 3),
+        }
+
+
+def _progress(total: int, initial: int, name: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=name, unit="step", leave=False, dynamic_ncols=True)
+
+
+def write_config(config: RunConfig, path: Path) -> None:
+    data = config.to_dict()
+    text = tomli_w.dumps(data) if tomli_w else json.dumps(data, indent=2)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def comparison_table(results: list[VariantResult], primary: str) -> str:
+    """A plain-text table of the variants' test metrics, primary metric first."""
+    keys = sorted({k for r in results for k in r.test}, key=lambda k: (k != primary, k))
+    header = ["model", "final loss", "SKS queries", *keys]
+    rows = [
+        [r.name, f"{r.final_loss:.4g}", str(r.sks_queries), *(f"{r.test.get(k, float('nan')):.4g}" for k in keys)]
+        for r in results
+    ]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    lines = [fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)]
+    return "\n".join(lines)
+
+
+def plot_losses(results: list[VariantResult], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for r in results:
+        if r.losses:
+            ax.plot(np.arange(1, len(r.losses) + 1), r.losses, label=r.name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    if all(v > 0 for r in results for v in r.losses):
+        ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config.sks}-{stamp}"
+
+
+def run(
+    *layers: dict[str, Any],
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train as ``zoo run`` does; ``layers`` are settings dicts, later winning."""
+    config, task = prepare(*layers)
+    run_dir = Path(config.out) if config.out else default_run_dir(config)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} already holds a run; continue it with "
+            f"`zoo run --resume {run_dir}` or choose another --out"
+        )
+    config.out = str(run_dir)
+    return Run(config, task, run_dir).execute(progress=progress, echo=echo)
+
+
+def resume(run_dir: str | Path, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Continue an interrupted run from its checkpoints, with its saved configuration."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.toml"
+    if not cfg_path.exists():
+        raise ZooError(f"{str(run_dir)!r} is not a zoo run folder (no config.toml)")
+    config, task = prepare(read_toml(cfg_path))
+    _truncate_metrics(run_dir)
+    return Run(config, task, run_dir, resume=True).execute(progress=progress, echo=echo)
+
+
+def _truncate_metrics(run_dir: Path) -> None:
+    """Drop metric lines past each variant's checkpoint, so a resumed log stays continuous."""
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return
+    last: dict[str, int] = {}
+    for ckpt in (run_dir / "checkpoints").glob("*.pt"):
+        last[ckpt.stem] = int(checkpoint.load(ckpt)["step"])
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by the kill
+        if row.get("step", 0) < last.get(row.get("variant"), 0):
+            kept.append(line)
+    path.write_text("".join(k + "\n" for k in kept))
