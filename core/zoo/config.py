@@ -39,6 +39,7 @@ class RunConfig:
     q_schedule: str = "constant"
     baseline: bool = True
     checkpoint_every: int = 50
+    eval_every: int = 10
     sks_options: dict[str, Any] = field(default_factory=dict)
     task_options: dict[str, Any] = field(default_factory=dict)
     estimator_options: dict[str, Any] = field(default_factory=dict)

@@ -29,6 +29,8 @@ class Task:
     defaults: ClassVar[dict[str, Any]] = {}
     #: the test metric the comparison table leads with (lower is better)
     primary_metric: ClassVar[str] = "test_mae"
+    #: units of the test metrics, shown in the comparison table
+    metric_units: ClassVar[dict[str, str]] = {}
 
     def sks_options(self) -> dict[str, Any]:
         """Options the task needs from its knowledge source (the config can add more)."""

@@ -72,6 +72,8 @@ class VariantResult:
     wall_s: float = 0.0
     test: dict[str, float] = field(default_factory=dict)
     losses: list[float] = field(default_factory=list)
+    #: (step, test metrics) every ``eval_every`` steps
+    evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
 
 
 class Run:
@@ -130,6 +132,7 @@ class Run:
             torch.set_rng_state(state["torch_rng"])
             start_step, wall0 = int(state["step"]), float(state["wall_s"])
             result.losses = list(state["losses"])
+            result.evals = [(int(s), dict(m)) for s, m in state.get("evals", [])]
             if layer is not None:
                 layer.set_rng_state(state["layer_rng"])
                 layer.queries = int(state["sks_queries"])
@@ -148,6 +151,7 @@ class Run:
                     "sks_queries": layer.queries if layer is not None else 0,
                     "wall_s": wall0 + time.perf_counter() - t0,
                     "losses": result.losses,
+                    "evals": [[s, m] for s, m in result.evals],
                 },
                 ckpt_path,
             )
@@ -183,6 +187,10 @@ class Run:
                     row = {"variant": name, "step": step, "loss": float(loss.item()), **metrics}
                     row.update(values)
                     row["sks_queries"] = layer.queries if layer is not None else 0
+                    if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps - 1):
+                        test = self.test_metrics(model)
+                        result.evals.append((step + 1, test))
+                        row.update(test)
                     log.write(json.dumps(row) + "\n")
                     if bar is not None:
                         bar.update(1)
@@ -204,10 +212,16 @@ class Run:
         if layer is not None:
             result.sks_queries = layer.queries
             result.nan_gradient_rows = layer.nan_gradient_rows
+        result.test = self.test_metrics(model)
+        return result
+
+    def test_metrics(self, model: torch.nn.Module) -> dict[str, float]:
+        was_training = model.training
         model.eval()
         with torch.no_grad():
-            result.test = {k: float(v) for k, v in self.task.evaluate(model).items()}
-        return result
+            metrics = {k: float(v) for k, v in self.task.evaluate(model).items()}
+        model.train(was_training)
+        return metrics
 
     def execute(self, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
         cfg = self.config
@@ -223,8 +237,8 @@ class Run:
                 results.append(self.train_variant(name, sks, executor, progress))
         summary = self.summarize(results, time.perf_counter() - t0)
         (self.dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plot_losses(results, self.dir / "loss.png")
-        echo(comparison_table(results, self.task.primary_metric))
+        plot_losses(results, self.task.primary_metric, self.dir / "loss.png")
+        echo(comparison_table(results, self.task.primary_metric, self.task.metric_units))
         echo(f"run folder: {self.dir}")
         return summary
 
@@ -271,10 +285,13 @@ def write_config(config: RunConfig, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def comparison_table(results: list[VariantResult], primary: str) -> str:
+def comparison_table(
+    results: list[VariantResult], primary: str, units: dict[str, str] | None = None
+) -> str:
     """A plain-text table of the variants' test metrics, primary metric first."""
+    units = units or {}
     keys = sorted({k for r in results for k in r.test}, key=lambda k: (k != primary, k))
-    header = ["model", "final loss", "SKS queries", *keys]
+    header = ["model", "final loss", "SKS queries", *(f"{k} ({units[k]})" if k in units else k for k in keys)]
     rows = [
         [r.name, f"{r.final_loss:.4g}", str(r.sks_queries), *(f"{r.test.get(k, float('nan')):.4g}" for k in keys)]
         for r in results
@@ -285,22 +302,28 @@ def comparison_table(results: list[VariantResult], primary: str) -> str:
     return "\n".join(lines)
 
 
-def plot_losses(results: list[VariantResult], path: Path) -> None:
+def plot_losses(results: list[VariantResult], primary: str, path: Path) -> None:
+    """Training loss (left) and the primary test metric (right) of every variant."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig, (ax, ax_test) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
     for r in results:
         if r.losses:
             ax.plot(np.arange(1, len(r.losses) + 1), r.losses, label=r.name)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
-    if all(v > 0 for r in results for v in r.losses):
-        ax.set_yscale("log")
-    ax.legend()
-    ax.grid(alpha=0.3)
+        points = [(s, m[primary]) for s, m in r.evals if primary in m]
+        if points:
+            ax_test.plot(*zip(*points), marker=".", label=r.name)
+    ax.set(xlabel="step", ylabel="training loss", title="training loss")
+    ax_test.set(xlabel="step", ylabel=primary, title=f"{primary} on the test set (lower is better)")
+    for axis, values in ((ax, [v for r in results for v in r.losses]),
+                         (ax_test, [m.get(primary, 1) for r in results for _, m in r.evals])):
+        if values and all(v > 0 for v in values):
+            axis.set_yscale("log")
+        axis.legend()
+        axis.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -71,10 +71,24 @@ class AseSource(zoo.KnowledgeSource):
             units=[o.units for o in self._outputs for _ in o.names],
         )
         self.structure = _read_structure(structure) if structure else None
+        self._check_calculator_options()
         try:  # build one now, so a bad calculator option fails here, not mid-run
             self._calc = self.make_calculator()
         except TypeError as exc:
             raise ConfigError(f"{self.name}: bad calculator option: {exc}") from None
+
+    #: calculator parameters this source accepts; None accepts any (ASE's Calculator
+    #: stores unknown keywords silently, so a typo would otherwise pass unnoticed)
+    calculator_parameters: tuple[str, ...] | None = None
+
+    def _check_calculator_options(self) -> None:
+        known = self.calculator_parameters
+        unknown = sorted(set(self.calculator_options) - set(known or ())) if known is not None else []
+        if unknown:
+            own = ["inputs", "outputs", "lower", "upper", "atoms_per_cell", "n_atoms", "structure"]
+            raise ConfigError(
+                f"{self.name}: unknown option(s) {unknown}; options are {', '.join(own + list(known))}"
+            )
 
     # Only the options travel: a process that unpickles the SKS rebuilds its mapping,
     # outputs and calculator from them (closures and live calculators do not pickle).
@@ -114,6 +128,9 @@ class AseSource(zoo.KnowledgeSource):
             if not isinstance(ctx, Atoms):
                 raise SKSError(f"{self.name}: context {i} is a {type(ctx).__name__}, not ase.Atoms")
             atoms = ctx.copy()
+            # constraints (e.g. a POSCAR's selective dynamics) would silently override the
+            # input row and zero forces, so the SKS computes the unconstrained structure
+            atoms.set_constraint()
             try:
                 self._mapping.apply(atoms, row)
                 atoms.calc = calc
@@ -132,6 +149,7 @@ class EMTSource(AseSource):
     description = "ASE's EMT potential: energy, pressure, stress, forces of fcc metals"
     version = f"{__version__}"
     default_task = "fcc-alloy-lattice"
+    calculator_parameters = ("asap_cutoff",)
 
     def make_calculator(self):
         from ase.calculators.emt import EMT

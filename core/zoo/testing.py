@@ -1,0 +1,122 @@
+"""Contract checks a plugin author calls from their own tests.
+
+``zoo.testing`` is to zoo what ``pytester`` is to pytest: the checks every knowledge source
+must pass for zoo to use it safely, in one call::
+
+    from zoo.testing import check_knowledge_source
+
+    def test_contract():
+        sks = zoo.knowledge_source("my-sks")
+        check_knowledge_source(sks, inputs=[[1.0], [2.0]], contexts=[atoms1, atoms2])
+
+Each failed check raises ``AssertionError`` saying which rule was broken and why zoo needs it.
+No test framework is imported, so the checks run under pytest, unittest or a plain script.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .sks import KnowledgeSource, Spec
+
+
+def _fail(sks: KnowledgeSource, message: str) -> None:
+    raise AssertionError(f"{type(sks).__name__} ({getattr(sks, 'name', '?')!r}): {message}")
+
+
+def sample_inputs(spec: Spec, n: int = 4, seed: int = 0) -> np.ndarray:
+    """``n`` rows spread inside the spec's bounds (needs finite bounds)."""
+    if not (np.all(np.isfinite(spec.lower)) and np.all(np.isfinite(spec.upper))):
+        raise ValueError("the spec has infinite bounds: pass inputs=... explicitly")
+    rng = np.random.default_rng(seed)
+    return spec.lower + (spec.upper - spec.lower) * rng.uniform(0.1, 0.9, (n, len(spec)))
+
+
+def check_knowledge_source(
+    sks: KnowledgeSource,
+    inputs: Any = None,
+    contexts: Sequence[Any] | None = None,
+    *,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    failing_row: tuple[Any, Any] | None = None,
+    check_bounds: bool = True,
+) -> np.ndarray:
+    """Check ``sks`` against the KnowledgeSource contract; return its outputs on ``inputs``.
+
+    Checks: name/description/specs are declared; ``evaluate`` returns float64 of shape
+    (n, d_out) with finite values for valid inputs; the same call twice gives the same
+    values (estimators difference nearby calls, so noise would swamp the gradient); row i
+    of a batch equals evaluating row i alone (zoo batches the queries of many samples);
+    the object and its inputs pickle and the copy gives the same values (executors ship
+    them to other processes); queries exactly on finite bounds work (one-sided differences
+    go there). ``failing_row=(input_row, context)`` names a row that must come back NaN
+    without spoiling the rows around it.
+    """
+    if not isinstance(sks, KnowledgeSource):
+        _fail(sks, "is not a zoo.KnowledgeSource subclass instance")
+    for attr in ("name", "description"):
+        if not isinstance(getattr(sks, attr, None), str) or not getattr(sks, attr):
+            _fail(sks, f"class attribute {attr!r} must be a non-empty str")
+    for attr in ("input_spec", "output_spec"):
+        if not isinstance(getattr(sks, attr, None), Spec):
+            _fail(sks, f"{attr} must be a zoo.Spec (set it as a class attribute or in __init__)")
+    x = sample_inputs(sks.input_spec) if inputs is None else np.atleast_2d(np.asarray(inputs, float))
+    n, d_out = len(x), len(sks.output_spec)
+    if contexts is not None and len(contexts) != n:
+        raise ValueError(f"{len(contexts)} contexts for {n} input rows")
+
+    y = sks.evaluate(x.copy(), contexts)
+    if not isinstance(y, np.ndarray) or y.dtype != np.float64:
+        _fail(sks, f"evaluate must return a float64 numpy array, got {type(y).__name__} "
+                   f"{getattr(y, 'dtype', '')}")
+    if y.shape != (n, d_out):
+        _fail(sks, f"evaluate returned shape {y.shape}, expected {(n, d_out)} (n rows x outputs "
+                   f"{list(sks.output_spec.names)})")
+    if not np.all(np.isfinite(y)):
+        _fail(sks, f"valid inputs gave non-finite outputs in rows {np.flatnonzero(~np.isfinite(y).all(1)).tolist()}")
+
+    again = sks.evaluate(x.copy(), contexts)
+    if not np.allclose(again, y, rtol=rtol, atol=atol):
+        _fail(sks, "the same inputs gave different outputs; finite differences need a "
+                   "deterministic SKS (fix seeds, or raise mu above the noise)")
+
+    for i in range(n):
+        single = sks.evaluate(x[i : i + 1].copy(), None if contexts is None else [contexts[i]])
+        if not np.allclose(single[0], y[i], rtol=rtol, atol=atol):
+            _fail(sks, f"row {i} evaluated alone differs from the same row in a batch "
+                       f"({single[0].tolist()} vs {y[i].tolist()}); rows must be independent")
+
+    try:
+        clone = pickle.loads(pickle.dumps(sks))
+        ctx_clone = None if contexts is None else pickle.loads(pickle.dumps(list(contexts)))
+    except Exception as exc:  # noqa: BLE001
+        _fail(sks, f"does not pickle ({exc}); executors ship it to other processes")
+    if not np.allclose(clone.evaluate(x.copy(), ctx_clone), y, rtol=rtol, atol=atol):
+        _fail(sks, "an unpickled copy gives different outputs")
+
+    if check_bounds:
+        spec = sks.input_spec
+        for side, bound in (("lower", spec.lower), ("upper", spec.upper)):
+            if not np.all(np.isfinite(bound)):
+                continue
+            at = np.broadcast_to(bound, x[:1].shape).copy()
+            out = sks.evaluate(at, None if contexts is None else [contexts[0]])
+            if out.shape != (1, d_out) or not np.all(np.isfinite(out)):
+                _fail(sks, f"evaluating exactly at the {side} bound {bound.tolist()} failed; "
+                           "estimators query there, so narrow the bounds in input_spec")
+
+    if failing_row is not None:
+        bad_x, bad_ctx = failing_row
+        rows = np.vstack([x[:1], np.atleast_2d(np.asarray(bad_x, float)), x[:1]])
+        ctx = None if contexts is None else [contexts[0], bad_ctx, contexts[0]]
+        out = sks.evaluate(rows, ctx)
+        if not np.all(np.isnan(out[1])):
+            _fail(sks, f"the failing row gave {out[1].tolist()}, not a NaN row")
+        if not (np.allclose(out[0], y[0], rtol=rtol, atol=atol) and np.allclose(out[2], y[0], rtol=rtol, atol=atol)):
+            _fail(sks, "a failing row changed the values of the rows around it")
+    return y

@@ -1,0 +1,457 @@
+"""The plugin system: hooks, registries, load errors, entry points, and the CLI's view of them."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import zoo
+import zoo.hookspecs
+import zoo.plugins
+from zoo.cli import cli
+
+from core_fakes import FitTask, QuadSKS, make_fake_dist, plugin_object, purge_modules
+
+ZOO = str(Path(sys.executable).with_name("zoo"))
+TESTS = Path(__file__).parent
+
+
+def _registers(*classes):
+    def hook(register):
+        for cls in classes:
+            register(cls)
+
+    return hook
+
+
+def _list_json(kind: str) -> dict[str, dict]:
+    result = CliRunner().invoke(cli, ["list", kind, "--json"])
+    assert result.exit_code == 0, result.output
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+# -- small components of every kind, as a third party would write them ------------------
+
+
+class ForwardDiff(zoo.Estimator):
+    """A minimal third-party estimator: forward differences on every axis."""
+
+    name = "fake-fd"
+    description = "forward differences (test)"
+
+    def queries_per_sample(self, d):
+        return d
+
+    def plan(self, z, lower, upper, rng):
+        B, d = z.shape
+        u = np.broadcast_to(np.eye(d), (B, d, d))
+        return zoo.Plan(points=z[:, None, :] + self.mu * u, weights=u / self.mu)
+
+
+class HalfwaySchedule(zoo.Schedule):
+    name = "fake-linear"
+    description = "linear decay to zero (test)"
+
+    def factor(self, step, total):
+        return 1.0 - step / total
+
+
+class CountingExecutor(zoo.Executor):
+    name = "fake-counting"
+    description = "serial, but counts rows (test)"
+
+    def __init__(self):
+        self.rows = 0
+
+    def evaluate(self, sks, inputs, contexts=None):
+        self.rows += len(inputs)
+        return sks(inputs, contexts)
+
+
+# -- built-ins ------------------------------------------------------------------------------
+
+
+def test_builtins_load_through_entry_points_like_any_plugin():
+    infos = {i.name: i for i in zoo.plugins.plugin_infos()}
+    for name in ("estimators", "schedulers", "executors"):
+        assert name in infos
+        assert infos[name].distribution == "zoo-core"
+        assert infos[name].error is None
+    assert infos["estimators"].hooks == ["register_estimators"]
+    est = zoo.registered("estimators")
+    assert {"rge", "cge"} <= set(est)
+    assert est["rge"].plugin == "estimators"
+    assert set(zoo.registered("schedulers")) >= {"constant", "cosine"}
+    assert "serial" in zoo.registered("executors")
+
+
+# -- one test per hook spec (the meta-test below insists on it) -------------------------------
+
+
+def test_register_knowledge_sources():
+    assert zoo.plugins.register_plugin(
+        plugin_object(register_knowledge_sources=_registers(QuadSKS)), "quad-plugin"
+    )
+    reg = zoo.registered("sks")["fake-quad"]
+    assert reg.plugin == "quad-plugin" and reg.cls is QuadSKS
+    sks = zoo.knowledge_source("fake-quad", nan_above=3.0)
+    assert isinstance(sks, QuadSKS) and sks.nan_above == 3.0
+    # an option the class does not take is a ConfigError naming what it accepts
+    with pytest.raises(zoo.ConfigError, match="nan_above"):
+        zoo.knowledge_source("fake-quad", colour="red")
+    assert _list_json("sks")["fake-quad"]["plugin"] == "quad-plugin"
+
+
+def test_register_estimators():
+    assert zoo.plugins.register_plugin(
+        plugin_object(register_estimators=_registers(ForwardDiff)), "fd-plugin"
+    )
+    est = zoo.estimator("fake-fd", mu=1e-6)
+    # f(x) = 3 x0 - 2 x1 is linear, so forward differences are exact up to rounding
+    g, n = est.vjp(lambda x: (x @ np.array([3.0, -2.0]))[:, None], [[1.0, 2.0]])
+    np.testing.assert_allclose(g, [[3.0, -2.0]], atol=1e-6)
+    assert n == 3  # f(z) and one query per axis
+    assert _list_json("estimators")["fake-fd"]["plugin"] == "fd-plugin"
+
+
+def test_register_schedulers():
+    assert zoo.plugins.register_plugin(
+        plugin_object(register_schedulers=_registers(HalfwaySchedule)), "sched-plugin"
+    )
+    assert zoo.scheduler("fake-linear").factor(5, 10) == 0.5
+    assert _list_json("schedulers")["fake-linear"]["plugin"] == "sched-plugin"
+
+
+def test_register_executors():
+    assert zoo.plugins.register_plugin(
+        plugin_object(register_executors=_registers(CountingExecutor)), "exec-plugin"
+    )
+    layer = zoo.SKSLayer(QuadSKS(), estimator="cge", executor="fake-counting")
+    assert isinstance(layer.executor, CountingExecutor)
+    layer(torch.zeros(2, 3, dtype=torch.float64))
+    assert layer.executor.rows == 2
+    assert _list_json("executors")["fake-counting"]["plugin"] == "exec-plugin"
+
+
+def test_register_tasks():
+    assert zoo.plugins.register_plugin(
+        plugin_object(register_tasks=_registers(FitTask)), "task-plugin"
+    )
+    task = zoo.task("fake-fit", init=2.5)
+    assert isinstance(task, FitTask) and task.init == 2.5
+    assert _list_json("tasks")["fake-fit"]["plugin"] == "task-plugin"
+
+
+def test_register_commands():
+    import click
+
+    def register_commands(cli):
+        @cli.command("fake-hello")
+        @click.option("--who", default="world")
+        def hello(who):
+            """Say hello (a command added by a test plugin)."""
+            click.echo(f"hello {who}")
+
+    assert zoo.plugins.register_plugin(plugin_object(register_commands=register_commands), "cmd")
+    try:
+        zoo.cli._add_plugin_commands()
+        runner = CliRunner()
+        help_ = runner.invoke(cli, ["--help"])
+        assert help_.exit_code == 0
+        assert "fake-hello" in help_.stdout
+        assert "Say hello" in help_.stdout
+        said = runner.invoke(cli, ["fake-hello", "--who", "zoo"])
+        assert said.exit_code == 0 and said.stdout.strip() == "hello zoo"
+    finally:
+        cli.commands.pop("fake-hello", None)
+
+
+def test_every_hookspec_has_a_test_named_after_it():
+    """In the spirit of datasette's test_plugin_hooks_have_tests: a new hook needs a test."""
+    specs = [
+        name
+        for name in dir(zoo.hookspecs)
+        if hasattr(getattr(zoo.hookspecs, name), "zoo_spec")
+    ]
+    assert {
+        "register_knowledge_sources", "register_estimators", "register_schedulers",
+        "register_executors", "register_tasks", "register_commands",
+    } <= set(specs)  # the hooks DESIGN.md lists
+    test_names = []
+    for path in TESTS.glob("test_*.py"):
+        tree = ast.parse(path.read_text())
+        test_names += [
+            node.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+        ]
+    missing = [s for s in specs if not any(s in t for t in test_names)]
+    assert not missing, f"hook specs without a test named after them: {missing}"
+
+
+# -- clashes, unknown names, contract breaches ---------------------------------------------
+
+
+def test_duplicate_name_from_two_plugins_names_both():
+    class One(ForwardDiff):
+        name = "twin"
+
+    class Two(ForwardDiff):
+        name = "twin"
+
+    zoo.plugins.register_plugin(plugin_object(register_estimators=_registers(One)), "alpha")
+    zoo.plugins.register_plugin(plugin_object(register_estimators=_registers(Two)), "beta")
+    with pytest.raises(zoo.PluginError) as err:
+        zoo.registered("estimators")
+    msg = str(err.value)
+    assert "'twin'" in msg and "'alpha'" in msg and "'beta'" in msg
+
+
+def test_duplicate_of_a_builtin_name_names_the_builtin_plugin():
+    class MyRGE(ForwardDiff):
+        name = "rge"
+
+    zoo.plugins.register_plugin(plugin_object(register_estimators=_registers(MyRGE)), "copycat")
+    with pytest.raises(zoo.PluginError, match="rge") as err:
+        zoo.estimator("cge")
+    assert "'estimators'" in str(err.value) and "'copycat'" in str(err.value)
+
+
+def test_unknown_name_lists_known_names_and_closest_match():
+    with pytest.raises(zoo.UnknownNameError) as err:
+        zoo.estimator("rgee")
+    msg = str(err.value)
+    assert "'rgee'" in msg
+    assert "Did you mean 'rge'?" in msg
+    assert "cge" in msg and "rge" in msg
+    assert err.value.known == sorted(zoo.registered("estimators"))
+    assert isinstance(err.value, zoo.ZooError) and isinstance(err.value, KeyError)
+    # nothing close: no suggestion, still the list
+    with pytest.raises(zoo.UnknownNameError) as err:
+        zoo.scheduler("zzzzzz")
+    assert "Did you mean" not in str(err.value) and "cosine" in str(err.value)
+
+
+def test_unknown_kind_is_an_unknown_name():
+    with pytest.raises(zoo.UnknownNameError, match="'estimators'"):
+        zoo.registered("estimator")
+
+
+def test_misspelled_hook_is_rejected_with_did_you_mean():
+    def register_estimator(register):  # missing the final "s"
+        register(ForwardDiff)
+
+    assert not zoo.plugins.register_plugin(
+        plugin_object(register_estimator=register_estimator), "typo"
+    )
+    err = zoo.plugins.load_errors()["typo"]
+    assert "'register_estimator'" in err
+    assert "did you mean 'register_estimators'" in err
+    assert zoo.plugins.get_plugin_manager().get_plugin("typo") is None
+    # the rest of zoo is unaffected
+    assert {"rge", "cge"} <= set(zoo.registered("estimators"))
+    assert "fake-fd" not in zoo.registered("estimators")
+
+
+def test_hook_with_wrong_argument_name_is_rejected():
+    def register_estimators(reg):  # the spec's argument is "register"
+        reg(ForwardDiff)
+
+    assert not zoo.plugins.register_plugin(
+        plugin_object(register_estimators=register_estimators), "badargs"
+    )
+    assert "reg" in zoo.plugins.load_errors()["badargs"]
+    assert "fake-fd" not in zoo.registered("estimators")
+
+
+def test_raising_hook_is_blamed_on_its_plugin_and_others_still_register():
+    def boom(register):
+        raise RuntimeError("boom in a plugin")
+
+    zoo.plugins.register_plugin(plugin_object(register_estimators=boom), "exploding")
+    zoo.plugins.register_plugin(
+        plugin_object(register_estimators=_registers(ForwardDiff)), "well-behaved"
+    )
+    names = zoo.registered("estimators")
+    assert {"rge", "cge", "fake-fd"} <= set(names)
+    errors = zoo.plugins.load_errors()
+    assert set(errors) == {"exploding"}
+    assert "register_estimators" in errors["exploding"] and "boom in a plugin" in errors["exploding"]
+
+
+def test_registering_a_class_without_name_is_blamed_on_the_plugin():
+    class Nameless(zoo.Estimator):
+        pass
+
+    zoo.plugins.register_plugin(plugin_object(register_estimators=_registers(Nameless)), "nameless")
+    assert {"rge", "cge"} <= set(zoo.registered("estimators"))
+    assert "name" in zoo.plugins.load_errors()["nameless"]
+
+
+def test_unregister_plugin():
+    zoo.plugins.register_plugin(plugin_object(register_estimators=_registers(ForwardDiff)), "tmp")
+    assert "fake-fd" in zoo.registered("estimators")
+    zoo.plugins.unregister_plugin("tmp")
+    assert "fake-fd" not in zoo.registered("estimators")
+    assert "tmp" not in {i.name for i in zoo.plugins.plugin_infos()}
+
+
+def test_registering_a_taken_plugin_name_does_not_blame_the_existing_plugin():
+    """A second plugin under the name of a loaded one is refused; the first stays healthy."""
+    ok = zoo.plugins.register_plugin(
+        plugin_object(register_estimators=_registers(ForwardDiff)), "estimators"
+    )
+    assert ok is False
+    assert "rge" in zoo.registered("estimators")
+    info = {i.name: i for i in zoo.plugins.plugin_infos()}["estimators"]
+    assert info.error is None, f"the built-in plugin was marked as failed: {info.error}"
+
+
+def test_hooks_are_called_in_registration_order():
+    """plugins.call_each documents "one plugin at a time, in registration order"."""
+    order = []
+    zoo.plugins.register_plugin(plugin_object(register_tasks=lambda register: order.append("first")), "p1")
+    zoo.plugins.register_plugin(plugin_object(register_tasks=lambda register: order.append("second")), "p2")
+    zoo.registered("tasks")
+    assert order == ["first", "second"]
+
+
+def test_trace_plugins_prints_each_call(monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_TRACE_PLUGINS", "1")
+    zoo.registered("estimators")
+    err = capsys.readouterr().err
+    assert "register_estimators() -> estimators" in err
+    assert "registered estimator 'rge'" in err
+
+
+# -- entry points ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("estimators", {"estimators"}), ("estimators, schedulers", {"estimators", "schedulers"}), ("", set())],
+)
+def test_zoo_plugins_env_var_selects_entry_points(monkeypatch, value, expected):
+    monkeypatch.setenv("ZOO_PLUGINS", value)
+    zoo.plugins.reset()
+    assert {i.name for i in zoo.plugins.plugin_infos()} == expected
+    assert bool(zoo.registered("estimators")) == ("estimators" in expected)
+    assert bool(zoo.registered("schedulers")) == ("schedulers" in expected)
+    assert zoo.registered("executors") == {}
+
+
+BROKEN_MOD = """
+    raise ImportError("demo_broken needs a library that is not installed")
+"""
+TYPO_MOD = """
+    import zoo
+
+    @zoo.hookimpl
+    def register_knowledge_source(register):
+        pass
+"""
+CMD_MOD = """
+    import click
+    import zoo
+
+    @zoo.hookimpl
+    def register_commands(cli):
+        @cli.command("demo-hello")
+        def hello():
+            '''Say hello from an installed plugin.'''
+            click.echo("hello from demo")
+"""
+BAD_CMD_MOD = """
+    import zoo
+
+    @zoo.hookimpl
+    def register_commands(cli):
+        raise RuntimeError("commands exploded")
+"""
+
+
+@pytest.fixture
+def fake_dists(tmp_path):
+    make_fake_dist(tmp_path, "demo_broken", {"broken": "demo_broken_mod"}, {"demo_broken_mod": BROKEN_MOD})
+    make_fake_dist(tmp_path, "demo_typo", {"typo": "demo_typo_mod"}, {"demo_typo_mod": TYPO_MOD})
+    make_fake_dist(tmp_path, "demo_cmd", {"democmd": "demo_cmd_mod"}, {"demo_cmd_mod": CMD_MOD})
+    make_fake_dist(tmp_path, "demo_badcmd", {"badcmd": "demo_badcmd_mod"}, {"demo_badcmd_mod": BAD_CMD_MOD})
+    yield tmp_path
+    purge_modules("demo_broken_mod", "demo_typo_mod", "demo_cmd_mod", "demo_badcmd_mod")
+
+
+def test_broken_entry_points_are_reported_and_the_rest_works(fake_dists, monkeypatch):
+    monkeypatch.syspath_prepend(str(fake_dists))
+    zoo.plugins.reset()
+    infos = {i.name: i for i in zoo.plugins.plugin_infos()}
+    broken = infos["broken"]
+    assert broken.distribution == "demo-broken" and broken.version == "0.1"
+    assert broken.module == "demo_broken_mod"
+    assert "ImportError" in broken.error and "not installed" in broken.error
+    assert "did you mean 'register_knowledge_sources'" in infos["typo"].error
+    assert infos["democmd"].error is None and infos["democmd"].hooks == ["register_commands"]
+    assert infos["estimators"].error is None
+    assert {"rge", "cge"} <= set(zoo.registered("estimators"))
+    assert set(zoo.plugins.load_errors()) == {"broken", "typo"}
+
+
+def test_two_distributions_claiming_one_entry_point_name(tmp_path, monkeypatch):
+    make_fake_dist(tmp_path, "demo_a", {"same": "demo_same_a"}, {"demo_same_a": "x = 1\n"})
+    make_fake_dist(tmp_path, "demo_b", {"same": "demo_same_b"}, {"demo_same_b": "x = 2\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    zoo.plugins.reset()
+    try:
+        errors = zoo.plugins.load_errors()
+        assert len(errors) == 1
+        (msg,) = errors.values()
+        assert "'same'" in msg and ("demo_same_a" in msg or "demo_same_b" in msg)
+    finally:
+        purge_modules("demo_same_a", "demo_same_b")
+
+
+def _zoo(args, pythonpath, **env):
+    return subprocess.run(
+        [ZOO, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(pythonpath), **env},  # ZOO_PLUGINS unset by fixture
+    )
+
+
+@pytest.mark.slow
+def test_cli_survives_broken_plugins_in_a_real_process(fake_dists):
+    help_ = _zoo(["--help"], fake_dists)
+    assert help_.returncode == 0, help_.stderr
+    assert "Traceback" not in help_.stderr
+    assert "demo-hello" in help_.stdout  # register_commands from an installed plugin
+
+    hello = _zoo(["demo-hello"], fake_dists)
+    assert hello.returncode == 0 and hello.stdout.strip() == "hello from demo"
+
+    listed = _zoo(["list", "estimators"], fake_dists)
+    assert listed.returncode == 0, listed.stderr
+    assert "rge" in listed.stdout and "cge" in listed.stdout
+
+    shown = _zoo(["plugins", "--json"], fake_dists)
+    assert shown.returncode == 0, shown.stderr
+    rows = {r["name"]: r for r in json.loads(shown.stdout)["plugins"]}
+    assert "not installed" in rows["broken"]["error"]
+    assert rows["broken"]["distribution"] == "demo-broken"
+    assert "register_knowledge_source" in rows["typo"]["error"]
+    assert "commands exploded" in rows["badcmd"]["error"]
+    assert rows["estimators"]["error"] is None
+    assert rows["estimators"]["registers"] == {"estimators": ["cge", "rge"]}
+
+    text = _zoo(["plugins"], fake_dists, ZOO_PLUGINS="broken,estimators")
+    assert text.returncode == 0
+    assert "FAILED TO LOAD" in text.stdout and "not installed" in text.stdout
