@@ -18,6 +18,7 @@ import zoo
 import zoo.hookspecs
 import zoo.plugins
 from zoo.cli import cli
+from zoo.executors import Serial
 
 from core_fakes import FitTask, QuadSKS, make_fake_dist, plugin_object, purge_modules
 
@@ -65,16 +66,23 @@ class HalfwaySchedule(zoo.Schedule):
         return 1.0 - step / total
 
 
-class CountingExecutor(zoo.Executor):
+class CountingExecutor(Serial):
+    """The serial executor, counting the calls it gets (whichever entry point zoo uses)."""
+
     name = "fake-counting"
-    description = "serial, but counts rows (test)"
+    description = "serial, but counts its calls (test)"
 
     def __init__(self):
-        self.rows = 0
+        super().__init__()
+        self.used = 0
 
-    def evaluate(self, sks, inputs, contexts=None):
-        self.rows += len(inputs)
-        return sks(inputs, contexts)
+    def evaluate(self, *args, **kwargs):
+        self.used += 1
+        return super().evaluate(*args, **kwargs)
+
+    def run(self, *args, **kwargs):
+        self.used += 1
+        return super().run(*args, **kwargs)
 
 
 # -- built-ins ------------------------------------------------------------------------------
@@ -135,10 +143,11 @@ def test_register_executors():
     assert zoo.plugins.register_plugin(
         plugin_object(register_executors=_registers(CountingExecutor)), "exec-plugin"
     )
-    layer = zoo.SKSLayer(QuadSKS(), estimator="cge", executor="fake-counting")
+    sks = QuadSKS()
+    layer = zoo.SKSLayer(sks, estimator="cge", executor="fake-counting")
     assert isinstance(layer.executor, CountingExecutor)
     layer(torch.zeros(2, 3, dtype=torch.float64))
-    assert layer.executor.rows == 2
+    assert layer.executor.used == 1 and len(sks.calls) == 1 and len(sks.calls[0][0]) == 2
     assert _list_json("executors")["fake-counting"]["plugin"] == "exec-plugin"
 
 

@@ -25,8 +25,10 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ZooError as exc:
+            from .train import Interrupted
+
             click.echo(f"Error: {exc}", err=True)
-            ctx.exit(2)
+            ctx.exit(130 if isinstance(exc, Interrupted) else 2)
 
 
 @click.group(cls=ZooGroup)
@@ -64,26 +66,47 @@ def _options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--estimator-option", "est_opts", multiple=True, metavar="KEY=VALUE", help="An estimator option, e.g. q=16.")
 @click.option("--executor-option", "exe_opts", multiple=True, metavar="KEY=VALUE", help="An executor option.")
 @click.option("--baseline/--no-baseline", default=None, help="Also train the data-only twin (default: yes).")
+@click.option("--mode", type=click.Choice(["hybrid", "full-zo"]), help="hybrid (backprop + ZO at the SKS) or full-zo.")
+@click.option("--scheduler", help="Join an existing Dask scheduler, e.g. tcp://HOST:8786.")
+@click.option("--cache", help="Evaluation cache: run (default), off, or a path shared by runs.")
+@click.option("--sks-timeout", type=float, help="Seconds a query may run (processes/dask executors).")
+@click.option("--retries", type=int, help="Retries of a failed query (default 1).")
+@click.option("--on-failure", type=click.Choice(["skip", "penalty", "abort"]), help="After the retries.")
+@click.option("--budget", type=int, help="Stop cleanly once this many SKS queries are spent.")
+@click.option("--dry-run", is_flag=True, help="Print the SKS queries the run would cost, then stop.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run(config_file, sks, task, estimator, executor, workers, steps, seed, lr, out, resume_dir,
-        sks_opts, task_opts, est_opts, exe_opts, baseline, progress, as_json) -> None:
+        sks_opts, task_opts, est_opts, exe_opts, baseline, mode, scheduler, cache, sks_timeout,
+        retries, on_failure, budget, dry_run, progress, as_json) -> None:
     """Train a model through a knowledge source, beside its data-only twin."""
     from . import train
     from .config import read_toml
 
     echo = (lambda _msg: None) if as_json else click.echo
+    file_layer = read_toml(config_file) if config_file else {}
+    flags = {
+        "sks": sks, "task": task, "estimator": estimator, "executor": executor,
+        "workers": workers, "steps": steps, "seed": seed, "lr": lr, "out": out,
+        "baseline": baseline, "mode": mode, "scheduler": scheduler, "cache": cache,
+        "sks_timeout": sks_timeout, "retries": retries, "on_failure": on_failure, "budget": budget,
+        "sks_options": _options(sks_opts), "task_options": _options(task_opts),
+        "estimator_options": _options(est_opts), "executor_options": _options(exe_opts),
+    }
+    if dry_run:
+        cost = train.dry_run(file_layer, flags)
+        if as_json:
+            click.echo(json.dumps(cost, indent=2))
+        else:
+            click.echo(
+                f"{cost['sks']} / {cost['task']} with {cost['estimator']}: {cost['steps']} steps x "
+                f"{cost['rows_per_step']} rows x {cost['queries_per_row']} queries = "
+                f"{cost['queries']} SKS queries at most ({cost['note']})"
+            )
+        return
     if resume_dir:
         summary = train.resume(resume_dir, progress=progress, echo=echo)
     else:
-        file_layer = read_toml(config_file) if config_file else {}
-        flags = {
-            "sks": sks, "task": task, "estimator": estimator, "executor": executor,
-            "workers": workers, "steps": steps, "seed": seed, "lr": lr, "out": out,
-            "baseline": baseline,
-            "sks_options": _options(sks_opts), "task_options": _options(task_opts),
-            "estimator_options": _options(est_opts), "executor_options": _options(exe_opts),
-        }
         summary = train.run(file_layer, flags, progress=progress, echo=echo)
     if as_json:
         click.echo(json.dumps(summary, indent=2))

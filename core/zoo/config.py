@@ -40,6 +40,18 @@ class RunConfig:
     baseline: bool = True
     checkpoint_every: int = 50
     eval_every: int = 10
+    mode: str = "hybrid"
+    #: "run" (RUN/cache.sqlite), "off", or a path shared across runs
+    cache: str = "run"
+    retries: int = 1
+    on_failure: str = "skip"
+    penalty: float = 0.0
+    #: seconds per query, 0 = no limit (needs the processes or dask executor)
+    sks_timeout: float = 0.0
+    #: SKS queries the run may spend, 0 = no limit
+    budget: int = 0
+    #: address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786
+    scheduler: str = ""
     sks_options: dict[str, Any] = field(default_factory=dict)
     task_options: dict[str, Any] = field(default_factory=dict)
     estimator_options: dict[str, Any] = field(default_factory=dict)
@@ -53,6 +65,8 @@ class RunConfig:
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
 OPTIMIZERS = ("adam", "sgd")
+MODES = ("hybrid", "full-zo")
+ON_FAILURE = ("skip", "penalty", "abort")
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -105,6 +119,14 @@ def resolve(*layers: dict[str, Any]) -> RunConfig:
     for key in ("steps", "workers"):
         if getattr(config, key) < 1:
             raise ConfigError(f"setting {key!r} must be >= 1, got {getattr(config, key)}")
+    for key in ("retries", "budget", "checkpoint_every", "eval_every"):
+        if getattr(config, key) < 0:
+            raise ConfigError(f"setting {key!r} must be >= 0, got {getattr(config, key)}")
+    if config.sks_timeout < 0:
+        raise ConfigError(f"setting 'sks_timeout' must be >= 0 seconds, got {config.sks_timeout}")
+    for key, choices in (("mode", MODES), ("on_failure", ON_FAILURE)):
+        if getattr(config, key) not in choices:
+            raise ConfigError(f"setting {key!r} must be one of {choices}, got {getattr(config, key)!r}")
     if config.lr <= 0:
         raise ConfigError(f"setting 'lr' must be > 0, got {config.lr}")
     if config.optimizer not in OPTIMIZERS:

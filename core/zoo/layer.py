@@ -19,8 +19,10 @@ import numpy as np
 import torch
 
 from . import registry
+from .cache import Cache
 from .errors import ConfigError, SKSError
 from .estimators.base import Estimator
+from .evaluation import Evaluator, FailurePolicy
 from .executors import Executor
 from .sks import KnowledgeSource
 
@@ -61,6 +63,10 @@ class SKSLayer(torch.nn.Module):
         ``"clamp"`` (default): inputs outside the SKS's ``input_spec`` are evaluated at the
         nearest point inside, and the gradient estimated there passes straight through, so
         the model is pushed back into the domain. ``"error"``: raise instead.
+    cache:
+        A :class:`zoo.cache.Cache` (or a path to one): queries answered before are not sent.
+    policy:
+        A :class:`zoo.evaluation.FailurePolicy`: retries, skip/penalty/abort, timeout.
     """
 
     def __init__(
@@ -70,11 +76,15 @@ class SKSLayer(torch.nn.Module):
         executor: Executor | str = "serial",
         seed: int | None = None,
         out_of_bounds: str = "clamp",
+        cache: Cache | str | None = None,
+        policy: FailurePolicy | None = None,
     ):
         super().__init__()
         self.sks = registry.knowledge_source(sks) if isinstance(sks, str) else sks
         self.estimator = registry.estimator(estimator) if isinstance(estimator, str) else estimator
         self.executor = registry.executor(executor) if isinstance(executor, str) else executor
+        cache = Cache(cache) if isinstance(cache, str) else cache
+        self.evaluator = Evaluator(self.executor, cache=cache, policy=policy)
         if out_of_bounds not in OUT_OF_BOUNDS:
             raise ConfigError(f"out_of_bounds must be one of {OUT_OF_BOUNDS}, got {out_of_bounds!r}")
         self.out_of_bounds = out_of_bounds
@@ -82,8 +92,7 @@ class SKSLayer(torch.nn.Module):
         self.reset_counters()
 
     def reset_counters(self) -> None:
-        #: SKS queries sent: forward evaluations and estimator queries
-        self.queries = 0
+        #: rows asked for by the estimator (cache hits included)
         self.gradient_queries = 0
         #: gradient rows dropped (set to zero) because a query came back NaN/inf
         self.nan_gradient_rows = 0
@@ -98,11 +107,19 @@ class SKSLayer(torch.nn.Module):
             raise ConfigError(f"{self.sks.name}: {len(contexts)} contexts for {z.shape[0]} rows")
         return _SKSFunction.apply(z, self, contexts)
 
+    @property
+    def queries(self) -> int:
+        """SKS queries actually sent (forward and gradient, retries included, cache hits not)."""
+        return self.evaluator.stats.queries
+
+    @property
+    def stats(self):
+        """All counters of the evaluator: queries, cache hits, retries, failures, SKS time."""
+        return self.evaluator.stats
+
     def evaluate(self, x: np.ndarray, contexts: Sequence[Any] | None = None) -> np.ndarray:
-        """Evaluate the SKS on rows ``x`` through the executor, counting the queries."""
-        y = np.asarray(self.executor.evaluate(self.sks, x, contexts), dtype=np.float64)
-        self.queries += len(x)
-        return y
+        """Evaluate the SKS on rows ``x``: cache, executor, failure policy."""
+        return self.evaluator.evaluate(self.sks, x, contexts)
 
     def _inside(self, x: np.ndarray) -> np.ndarray:
         spec = self.sks.input_spec

@@ -122,6 +122,16 @@ class KnowledgeSource:
         """
         raise NotImplementedError
 
+    def context_key(self, context: Any) -> bytes:
+        """Bytes that identify a context for the evaluation cache (default: its pickle).
+
+        Override where a canonical form is cheaper or steadier, e.g. an ``ase.Atoms``'s
+        numbers, positions, cell and pbc.
+        """
+        import pickle
+
+        return pickle.dumps(context, protocol=4)
+
     def __call__(self, inputs: Any, contexts: Sequence[Any] | None = None) -> np.ndarray:
         """Checked evaluation: coerces inputs to (n, d_in) float64 and checks the output shape."""
         x = np.asarray(inputs, dtype=np.float64)

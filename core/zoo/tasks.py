@@ -45,8 +45,20 @@ class Task:
     def loss(
         self, model: torch.nn.Module, layer: torch.nn.Module | None, step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The training loss at ``step`` and metrics to log; ``layer`` is None for the twin."""
+        """The training loss at ``step`` and metrics to log; ``layer`` is None for the twin.
+
+        It must be a deterministic function of the model and ``step`` (draw minibatches from
+        a generator seeded by the step, not from a running one): full-ZO training evaluates
+        it several times per step, and a resumed run must see the same batches.
+        """
         raise NotImplementedError
+
+    def sample_inputs(self, n: int, seed: int = 0) -> tuple[Any, list[Any] | None]:
+        """``n`` typical SKS input rows (n, d_in) and their contexts, for diagnostics.
+
+        ``zoo diagnose`` checks gradient estimators at such points. Call after ``setup``.
+        """
+        raise NotImplementedError(f"task {self.name!r} does not provide sample inputs")
 
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
         """Test metrics of a trained model (``primary_metric`` among them)."""

@@ -120,3 +120,82 @@ def check_knowledge_source(
         if not (np.allclose(out[0], y[0], rtol=rtol, atol=atol) and np.allclose(out[2], y[0], rtol=rtol, atol=atol)):
             _fail(sks, "a failing row changed the values of the rows around it")
     return y
+
+
+class SyntheticSource(KnowledgeSource):
+    """An analytic knowledge source with a controllable cost and controllable failures.
+
+    For testing executors, failure policies and caches, and for benchmarks that need an
+    SKS of known cost: f(x) = sum_j (x_j - 1)^2 (times the row's context, a float, if given),
+    with gradient 2 (x - 1). Failures are chosen by a hash of the input row, so the same row
+    fails the same way in every process and on every retry (``flaky_fraction`` is the
+    exception: it fails at random, so a retry can succeed).
+
+    Options: ``d`` inputs; ``cost_ms`` per query (busy CPU loop, like a real simulator, or
+    sleep with ``busy=False``); ``raise_fraction``, ``nan_fraction``, ``hang_fraction``,
+    ``crash_fraction`` (the worker process exits), ``flaky_fraction``.
+    """
+
+    name = "synthetic"
+    description = "Analytic test function with controllable cost and failures"
+
+    def __init__(
+        self,
+        d: int = 2,
+        cost_ms: float = 0.0,
+        busy: bool = True,
+        raise_fraction: float = 0.0,
+        nan_fraction: float = 0.0,
+        hang_fraction: float = 0.0,
+        crash_fraction: float = 0.0,
+        flaky_fraction: float = 0.0,
+    ):
+        self.options = dict(
+            d=d, cost_ms=cost_ms, busy=busy, raise_fraction=raise_fraction, nan_fraction=nan_fraction,
+            hang_fraction=hang_fraction, crash_fraction=crash_fraction, flaky_fraction=flaky_fraction,
+        )
+        self.d, self.cost_ms, self.busy = int(d), float(cost_ms), busy
+        self.input_spec = Spec([f"x{i}" for i in range(self.d)], lower=-10.0, upper=10.0)
+        self.output_spec = Spec(["f"])
+
+    @staticmethod
+    def _u(row: np.ndarray, salt: int) -> float:
+        """A number in [0, 1) fixed by the row's bytes: the same in every process."""
+        import hashlib
+
+        digest = hashlib.sha256(salt.to_bytes(2, "little") + np.ascontiguousarray(row, "<f8").tobytes()).digest()
+        return int.from_bytes(digest[:8], "little") / 2.0**64
+
+    def _spend(self) -> None:
+        import time
+
+        if self.cost_ms <= 0:
+            return
+        if not self.busy:
+            time.sleep(self.cost_ms / 1e3)
+            return
+        end = time.perf_counter() + self.cost_ms / 1e3
+        while time.perf_counter() < end:
+            pass
+
+    def evaluate(self, inputs, contexts=None):
+        import os
+        import random
+        import time
+
+        o = self.options
+        out = np.empty((len(inputs), 1))
+        for i, row in enumerate(inputs):
+            self._spend()
+            if self._u(row, 1) < o["crash_fraction"]:
+                os._exit(17)
+            if self._u(row, 2) < o["hang_fraction"]:
+                time.sleep(3600)
+            if self._u(row, 3) < o["raise_fraction"]:
+                raise RuntimeError(f"synthetic failure at row {row.tolist()}")
+            if random.random() < o["flaky_fraction"]:
+                raise RuntimeError("synthetic flaky failure")
+            scale = 1.0 if contexts is None or contexts[i] is None else float(contexts[i])
+            value = scale * float(np.sum((row - 1.0) ** 2))
+            out[i, 0] = np.nan if self._u(row, 4) < o["nan_fraction"] else value
+        return out

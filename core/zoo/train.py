@@ -25,8 +25,10 @@ import numpy as np
 import torch
 
 from . import checkpoint, registry
+from .cache import Cache
 from .config import RunConfig, read_toml, resolve
 from .errors import ConfigError, SKSError, ZooError
+from .evaluation import EvaluationStats, FailurePolicy
 from .layer import SKSLayer
 
 COUPLED, DATA_ONLY = "sks-coupled", "data-only"
@@ -69,6 +71,8 @@ class VariantResult:
     final_loss: float = float("nan")
     sks_queries: int = 0
     nan_gradient_rows: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+    stopped: str = ""
     wall_s: float = 0.0
     test: dict[str, float] = field(default_factory=dict)
     losses: list[float] = field(default_factory=list)
@@ -93,24 +97,43 @@ class Run:
         return registry.estimator(self.config.estimator, **self.config.estimator_options)
 
     def build_executor(self):
-        options = dict(self.config.executor_options)
-        if self.config.workers > 1 or "workers" in options:
-            options.setdefault("workers", self.config.workers)
-        return registry.executor(self.config.executor, **options)
+        cfg = self.config
+        options = dict(cfg.executor_options)
+        if cfg.workers > 1 or "workers" in options:
+            options.setdefault("workers", cfg.workers)
+        if cfg.scheduler:
+            options.setdefault("scheduler", cfg.scheduler)
+        return registry.executor(cfg.executor, **options)
+
+    def build_cache(self) -> Cache | None:
+        where = self.config.cache
+        if where == "off":
+            return None
+        return Cache(self.dir / "cache.sqlite" if where == "run" else Path(where))
+
+    def build_policy(self) -> FailurePolicy:
+        cfg = self.config
+        return FailurePolicy(
+            retries=cfg.retries,
+            on_failure=cfg.on_failure,
+            penalty=cfg.penalty,
+            timeout=cfg.sks_timeout or None,
+        )
 
     def schedule(self, knob: str):
         name = getattr(self.config, f"{knob}_schedule", "constant")
         return registry.scheduler(name, **self.config.schedule_options.get(knob, {}))
 
     # -- training ---------------------------------------------------------------------
-    def train_variant(self, name: str, sks, executor, progress: bool) -> VariantResult:
+    def train_variant(self, name: str, sks, executor, cache, progress: bool) -> VariantResult:
         cfg = self.config
-        coupled = name == COUPLED
         torch.manual_seed(cfg.seed)
         model = self.task.make_model()
         layer = None
-        if coupled:
-            layer = SKSLayer(sks, self.build_estimator(), executor, seed=cfg.seed)
+        if name == COUPLED:
+            layer = SKSLayer(
+                sks, self.build_estimator(), executor, seed=cfg.seed, cache=cache, policy=self.build_policy()
+            )
         params = list(model.parameters())
         opt = (
             torch.optim.Adam(params, lr=cfg.lr)
@@ -133,22 +156,26 @@ class Run:
             start_step, wall0 = int(state["step"]), float(state["wall_s"])
             result.losses = list(state["losses"])
             result.evals = [(int(s), dict(m)) for s, m in state.get("evals", [])]
+            result.stopped = str(state.get("stopped", ""))
             if layer is not None:
                 layer.set_rng_state(state["layer_rng"])
-                layer.queries = int(state["sks_queries"])
+                layer.evaluator.stats = EvaluationStats(**json.loads(state["stats"]))
             if state.get("done"):
                 start_step = cfg.steps
+
+        t0 = time.perf_counter()
 
         def save(step: int, done: bool = False) -> None:
             checkpoint.save(
                 {
                     "step": step,
                     "done": done,
+                    "stopped": result.stopped,
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
                     "torch_rng": torch.get_rng_state(),
                     "layer_rng": layer.rng_state() if layer is not None else "",
-                    "sks_queries": layer.queries if layer is not None else 0,
+                    "stats": json.dumps(layer.stats.as_dict()) if layer is not None else "{}",
                     "wall_s": wall0 + time.perf_counter() - t0,
                     "losses": result.losses,
                     "evals": [[s, m] for s, m in result.evals],
@@ -156,12 +183,18 @@ class Run:
                 ckpt_path,
             )
 
-        t0 = time.perf_counter()
+        step_cost = self.step_cost(sks, layer.estimator) if layer is not None else 0
         bar = _progress(cfg.steps, start_step, name, progress)
         done_steps = start_step
         try:
             with self.metrics_path.open("a") as log:
                 for step in range(start_step, cfg.steps):
+                    if layer is not None and cfg.budget and layer.queries + step_cost > cfg.budget:
+                        result.stopped = (
+                            f"budget: {layer.queries} of {cfg.budget} SKS queries spent; "
+                            f"the next step would need about {step_cost}"
+                        )
+                        break
                     values = {}
                     for knob, sched in schedules.items():
                         value = knobs[knob] * sched.factor(step, cfg.steps)
@@ -179,14 +212,16 @@ class Run:
                         raise SKSError(
                             f"{name}: the loss became {loss.item()} at step {step}; the SKS "
                             f"returned NaN/inf or the model diverged (metrics: {metrics}). "
-                            f"Try a smaller lr or check the SKS's bounds"
+                            f"Try a smaller lr, check the SKS's bounds, or average the "
+                            f"per-sample loss with torch.nanmean so failed rows are skipped"
                         )
                     loss.backward()
                     opt.step()
                     result.losses.append(float(loss.item()))
-                    row = {"variant": name, "step": step, "loss": float(loss.item()), **metrics}
-                    row.update(values)
-                    row["sks_queries"] = layer.queries if layer is not None else 0
+                    row = {"variant": name, "step": step, "loss": float(loss.item()), **metrics, **values}
+                    if layer is not None:
+                        st = layer.stats
+                        row.update(sks_queries=st.queries, cache_hits=st.cache_hits, failed_queries=st.failed)
                     if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps - 1):
                         test = self.test_metrics(model)
                         result.evals.append((step + 1, test))
@@ -201,19 +236,25 @@ class Run:
                         save(done_steps)
         except KeyboardInterrupt:
             save(done_steps)
-            raise
+            raise Interrupted(self.dir, name, done_steps) from None
         finally:
             if bar is not None:
                 bar.close()
-        save(cfg.steps, done=True)
-        result.steps = cfg.steps
+        result.steps = done_steps
+        save(done_steps, done=True)
         result.final_loss = result.losses[-1] if result.losses else float("nan")
         result.wall_s = wall0 + time.perf_counter() - t0
         if layer is not None:
             result.sks_queries = layer.queries
+            result.stats = layer.stats.as_dict()
             result.nan_gradient_rows = layer.nan_gradient_rows
         result.test = self.test_metrics(model)
         return result
+
+    def step_cost(self, sks, estimator) -> int:
+        """SKS queries one coupled step asks for: B rows forward, B x m for the gradient."""
+        rows = probe_rows(self.task, sks)
+        return rows * (1 + estimator.queries_per_sample(len(sks.input_spec)))
 
     def test_metrics(self, model: torch.nn.Module) -> dict[str, float]:
         was_training = model.training
@@ -223,22 +264,35 @@ class Run:
         model.train(was_training)
         return metrics
 
+    def prepare(self):
+        """Create the folder, write the config, build the SKS and set up the task."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_config(self.config, self.dir / "config.toml")
+        sks = self.build_sks()
+        self.task.setup(sks, self.config.seed)
+        return sks
+
     def execute(self, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
         cfg = self.config
-        self.dir.mkdir(parents=True, exist_ok=True)
-        write_config(cfg, self.dir / "config.toml")
         t0 = time.perf_counter()
-        sks = self.build_sks()
-        self.task.setup(sks, cfg.seed)
+        sks = self.prepare()
+        cache = self.build_cache()
         results = []
-        with self.build_executor() as executor:
-            variants = [COUPLED, DATA_ONLY] if cfg.baseline else [COUPLED]
-            for name in variants:
-                results.append(self.train_variant(name, sks, executor, progress))
+        try:
+            with self.build_executor() as executor:
+                variants = [COUPLED, DATA_ONLY] if cfg.baseline else [COUPLED]
+                for name in variants:
+                    results.append(self.train_variant(name, sks, executor, cache, progress))
+        finally:
+            if cache is not None:
+                cache.close()
         summary = self.summarize(results, time.perf_counter() - t0)
         (self.dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         plot_losses(results, self.task.primary_metric, self.dir / "loss.png")
         echo(comparison_table(results, self.task.primary_metric, self.task.metric_units))
+        for r in results:
+            if r.stopped:
+                echo(f"{r.name} stopped early after {r.steps} steps: {r.stopped}")
         echo(f"run folder: {self.dir}")
         return summary
 
@@ -249,15 +303,20 @@ class Run:
             "task": self.config.task,
             "estimator": self.config.estimator,
             "executor": self.config.executor,
-            "steps": self.config.steps,
+            "steps": main.steps,
             "seed": self.config.seed,
             "final_loss": main.final_loss,
             "sks_queries": main.sks_queries,
+            "cache_hits": main.stats.get("cache_hits", 0),
+            "failed_queries": main.stats.get("failed", 0),
+            "evaluation": main.stats,
             "nan_gradient_rows": main.nan_gradient_rows,
+            "stopped": main.stopped or None,
             "test": main.test,
             "data": self.task.describe_data(),
             "variants": {
                 r.name: {
+                    "steps": r.steps,
                     "final_loss": r.final_loss,
                     "sks_queries": r.sks_queries,
                     "wall_s": round(r.wall_s, 3),
@@ -267,6 +326,38 @@ class Run:
             },
             "wall_s": round(wall_s, 3),
         }
+
+
+class Interrupted(ZooError):
+    """Ctrl-C during training: the checkpoint is written and the run can be resumed."""
+
+    def __init__(self, run_dir: Path, variant: str, step: int):
+        super().__init__(
+            f"interrupted during {variant} at step {step}; checkpoint written. "
+            f"Continue with: zoo run --resume {run_dir}"
+        )
+
+
+class _ProbeLayer(torch.nn.Module):
+    """Stands in for the SKS layer to count the rows a step sends, without querying."""
+
+    def __init__(self, sks):
+        super().__init__()
+        self.sks, self.rows = sks, 0
+
+    def forward(self, z: torch.Tensor, contexts=None) -> torch.Tensor:
+        self.rows += z.shape[0]
+        return torch.zeros(z.shape[0], len(self.sks.output_spec), dtype=z.dtype)
+
+
+def probe_rows(task: Any, sks) -> int:
+    """SKS rows one step of ``task`` evaluates in forward, found by a query-free probe."""
+    probe = _ProbeLayer(sks)
+    torch.manual_seed(0)
+    model = task.make_model()
+    with torch.no_grad():
+        task.loss(model, probe, 0)
+    return probe.rows
 
 
 def _progress(total: int, initial: int, name: str, enabled: bool):
@@ -349,6 +440,30 @@ def run(
         )
     config.out = str(run_dir)
     return Run(config, task, run_dir).execute(progress=progress, echo=echo)
+
+
+def dry_run(*layers: dict[str, Any]) -> dict[str, Any]:
+    """What a run would cost in SKS queries, without spending any."""
+    config, task = prepare(*layers)
+    run = Run(config, task, Path(config.out or "."))
+    sks = run.build_sks()
+    task.setup(sks, config.seed)
+    estimator = run.build_estimator()
+    rows = probe_rows(task, sks)
+    per_sample = estimator.queries_per_sample(len(sks.input_spec))
+    per_step = rows * (1 + per_sample)
+    return {
+        "sks": config.sks,
+        "task": config.task,
+        "estimator": config.estimator,
+        "steps": config.steps,
+        "rows_per_step": rows,
+        "queries_per_row": 1 + per_sample,
+        "queries_per_step": per_step,
+        "queries": per_step * config.steps,
+        "budget": config.budget or None,
+        "note": "an upper bound: cache hits and skipped rows lower it, retries raise it",
+    }
 
 
 def resume(run_dir: str | Path, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:

@@ -26,10 +26,16 @@ from ..errors import ConfigError
 
 @dataclass
 class Plan:
-    """Query points (B, m, d) and their weights (B, m, d) for B samples of dimension d."""
+    """Query points (B, m, d) and their weights (B, m, d) for B samples of dimension d.
+
+    ``groups`` (optional, (m,) ints) says which random direction each query belongs to, for
+    estimators whose directions are independent draws: then the spread of the per-direction
+    estimates measures the estimate's own variance (see :func:`spread_stats`).
+    """
 
     points: np.ndarray
     weights: np.ndarray
+    groups: np.ndarray | None = None
 
     @property
     def n_queries(self) -> int:
@@ -48,12 +54,21 @@ class Estimator:
     description: ClassVar[str] = ""
     #: attributes a schedule may rewrite between steps
     knobs: ClassVar[tuple[str, ...]] = ("mu",)
+    #: True for the full-ZO optimisers (zo-sgd, zo-adam, ...): the estimator is meant for the
+    #: loss as a function of the model's parameters (:mod:`zoo.fullzo`), not for a layer
+    full_zo: ClassVar[bool] = False
+    #: what the last :meth:`combine` measured about its own estimate (see :func:`spread_stats`);
+    #: an adaptive schedule's ``observe`` reads it after each backward
+    last_stats: dict[str, float] | None = None
 
     def __init__(self, mu: float = 1e-3):
-        self.mu = float(mu)
+        self.mu = mu
         self._check()
 
     def _check(self) -> None:
+        if isinstance(self.mu, bool) or not isinstance(self.mu, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"estimator {self.name!r}: mu must be a positive number, got {self.mu!r}")
+        self.mu = float(self.mu)
         if not (self.mu > 0 and np.isfinite(self.mu)):
             raise ConfigError(f"estimator {self.name!r}: mu must be a positive number, got {self.mu}")
 
@@ -66,6 +81,14 @@ class Estimator:
     ) -> Plan:
         """Query points and weights around each row of ``z`` (B, d), inside [lower, upper]."""
         raise NotImplementedError
+
+    def parameter_plan(self, d: int, rng: np.random.Generator) -> "DirectionPlan":
+        """Directions and step sizes for full-ZO mode (f = the loss, z = d model parameters).
+
+        Unlike :meth:`plan` it holds no (n, d) matrix: random directions are named by seeds
+        and regenerated where they are used (the MeZO trick), coordinates by their index.
+        """
+        raise ConfigError(f"estimator {self.name!r} cannot estimate parameter gradients (full-ZO)")
 
     @staticmethod
     def combine(plan: Plan, f0: np.ndarray, fq: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -108,6 +131,78 @@ class Estimator:
             fq = np.asarray(f(plan.points.reshape(B * m, d)), float).reshape(B, m, -1)
         v = np.ones_like(f0) if v is None else np.asarray(v, dtype=np.float64).reshape(f0.shape)
         return self.combine(plan, f0, fq, v), n
+
+
+@dataclass
+class DirectionPlan:
+    """The queries of one full-ZO gradient estimate, without any (n, d) direction matrix.
+
+    Direction j is either the coordinate axis ``e_coordinates[j]`` or the random vector
+    regenerated from ``seeds[j]`` with ``distribution`` (``gaussian``: N(0, I); ``sphere``:
+    a Gaussian draw divided by its norm; ``rademacher``: +/-1 entries). The loss is queried at
+    theta + steps[j, k] * u_j, and the estimate is
+
+        g = sum_j  (sum_k weights[j, k] * (L(theta + steps[j, k] u_j) - L(theta)))  u_j
+
+    With ``prior`` set, direction 0 is the given prior direction (unit vector) and every
+    random direction is first projected onto the prior's orthogonal complement.
+    """
+
+    steps: np.ndarray
+    weights: np.ndarray
+    coordinates: np.ndarray | None = None
+    seeds: np.ndarray | None = None
+    distribution: str = "gaussian"
+    prior: bool = False
+
+    @property
+    def n_directions(self) -> int:
+        return int(self.steps.shape[0])
+
+    @property
+    def n_evaluations(self) -> int:
+        """Loss evaluations, L(theta) not counted."""
+        return int(self.steps.size)
+
+
+def spread_stats(plan: Plan, f0: np.ndarray, fq: np.ndarray, v: np.ndarray, g: np.ndarray) -> dict[str, float]:
+    """How reliable an estimate is, measured from its own directions (no extra query).
+
+    With n independent directions, the per-direction estimates e_j (each unbiased) average to
+    g; their sample covariance gives the standard error of g. ``relative_spread`` r is the
+    median over rows of |standard error| / |g|, and ``estimated_cosine`` = sqrt(1 - r^2) the
+    cosine to the (smoothed) gradient that this spread implies: for an unbiased estimate
+    E|g|^2 = |grad|^2 + tr Cov, so tr Cov / |grad|^2 = r^2 / (1 - r^2) and
+    cos = 1 / sqrt(1 + tr Cov / |grad|^2) = sqrt(1 - r^2). Needs ``plan.groups`` and at
+    least two directions; with fewer the dict has only ``rows``.
+    """
+    stats: dict[str, float] = {"rows": float(len(g))}
+    groups = plan.groups
+    if groups is None or len(g) == 0:
+        return stats
+    n = int(groups.max()) + 1
+    if n < 2:
+        return stats
+    s0 = np.einsum("bk,bk->b", v, f0)
+    s = np.einsum("bmk,bk->bm", fq, v) - s0[:, None]
+    contrib = np.zeros((len(g), n, g.shape[1]))
+    np.add.at(contrib, (slice(None), groups), s[..., None] * plan.weights)
+    per_direction = n * contrib  # each an estimate of the whole gradient
+    var = ((per_direction - g[:, None, :]) ** 2).sum(axis=(1, 2)) / (n - 1)
+    se = np.sqrt(var / n)
+    norm = np.linalg.norm(g, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(norm > 0, se / norm, np.inf)
+    r = r[np.isfinite(se)]
+    if r.size == 0:
+        return stats
+    med = float(np.median(r))
+    stats.update(
+        relative_spread=med,
+        estimated_cosine=float(np.sqrt(1.0 - med**2)) if med < 1.0 else 0.0,
+        directions=float(n),
+    )
+    return stats
 
 
 def room(z: np.ndarray, u: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

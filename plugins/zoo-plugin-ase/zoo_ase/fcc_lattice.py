@@ -124,7 +124,7 @@ class FccAlloyLattice(zoo.Task):
         # structures (ideal fcc sites, decorated as in the EAM data) as the SKS's contexts
         self.ctx_unlab = [random_fcc_alloy(data["fractions"][i], int(data["seeds"][i])) for i in unlab]
         self.offset = float(self.a_lab.mean())
-        self.batches = torch.Generator().manual_seed(seed)
+        self.seed = seed
         self._sizes = {"labelled": len(lab), "unlabelled": len(unlab), "test": len(test),
                        "labels": "LAMMPS EAM u3 (relaxed); physics: ASE EMT pressure"}
 
@@ -137,7 +137,9 @@ class FccAlloyLattice(zoo.Task):
         if layer is None:
             return data, metrics
         b = min(self.batch_unlabelled, len(self.x_unlab))
-        idx = torch.randperm(len(self.x_unlab), generator=self.batches)[:b]
+        # the minibatch depends only on (seed, step): the loss is a function of the model
+        batches = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        idx = torch.randperm(len(self.x_unlab), generator=batches)[:b]
         a = model(self.x_unlab[idx])
         if self.calibration == "offset":
             a = a - model.delta
@@ -147,6 +149,14 @@ class FccAlloyLattice(zoo.Task):
         if self.calibration == "offset":
             metrics["delta"] = model.delta.item()
         return data + self.physics_weight * physics, metrics
+
+    def sample_inputs(self, n: int, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(len(self.x_unlab), size=min(n, len(self.x_unlab)), replace=False)
+        # a near a realistic value: Vegard's law over the pure-element EAM lattice constants
+        pure = np.array([3.615, 4.09, 4.08, 3.52, 3.89, 3.92])
+        a = self.x_unlab[pick].double().numpy() @ pure
+        return a[:, None], [self.ctx_unlab[i] for i in pick]
 
     def evaluate(self, model) -> dict[str, float]:
         err = (model(self.x_test) - self.a_test).abs()
