@@ -123,6 +123,7 @@ def test_a_worker_killed_mid_batch_only_costs_its_in_flight_queries():
         killer = _kill_a_worker_later(pids, 0.3)
         y = ev.evaluate(sks, x)[:, 0]
         killer.join()
+        assert victims[0] not in ex.client.run(os.getpid).values()  # the kill really happened
     np.testing.assert_allclose(y, _exact(x))
     assert ev.stats.failed == 0
     assert ev.stats.queries > 42  # the in-flight queries were sent again
@@ -135,9 +136,10 @@ def test_a_dask_worker_killed_mid_batch_is_survived():
     with zoo.executor("dask", workers=2) as ex:
         ev = Evaluator(ex, policy=FailurePolicy(retries=1))
         ev.evaluate(sks, x[:2])
-        victims = [w["pid"] for w in ex.client.scheduler_info()["workers"].values()][:1]
+        victims = list(ex.client.run(os.getpid).values())[:1]
         killer = _kill_a_worker_later(lambda: victims, 0.3)
         y = ev.evaluate(sks, x)[:, 0]
         killer.join()
+        assert victims[0] not in ex.client.run(os.getpid).values()  # the kill really happened
     np.testing.assert_allclose(y, _exact(x))
     assert ev.stats.failed == 0

@@ -56,6 +56,9 @@ class Cache:
         try:
             self._db = sqlite3.connect(self.path, timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives the process being killed (what resume needs)
+            # without an fsync per batch; only a power cut can lose the last batches
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS evals (key BLOB PRIMARY KEY, value BLOB NOT NULL)")
             self._db.commit()
         except sqlite3.Error as exc:

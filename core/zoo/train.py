@@ -413,7 +413,8 @@ def plot_losses(results: list[VariantResult], primary: str, path: Path) -> None:
                          (ax_test, [m.get(primary, 1) for r in results for _, m in r.evals])):
         if values and all(v > 0 for v in values):
             axis.set_yscale("log")
-        axis.legend()
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend()
         axis.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
