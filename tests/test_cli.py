@@ -80,7 +80,10 @@ def test_run_into_a_used_folder_says_how_to_resume(fit_plugin, tmp_path):
     assert_one_line_error(result, "--resume")
 
 
-def test_run_through_the_cli(fit_plugin, tmp_path):
+def test_run_through_the_cli(fit_plugin, tmp_path, monkeypatch):
+    import zoo.train
+
+    monkeypatch.setattr(zoo.train, "plot_losses", lambda *a, **k: None)  # ~2 s of matplotlib
     out = tmp_path / "run"
     result = invoke(
         "run", "--sks", "fake-square", "--estimator", "cge", "--steps", "3", "--seed", "1",
@@ -143,7 +146,8 @@ def test_plugins_json(fit_plugin):
     assert fake["error"] is None
     assert rows["estimators"]["distribution"] == "zoo-core"
     assert rows["estimators"]["version"] == zoo.__version__
-    assert rows["estimators"]["registers"] == {"estimators": ["cge", "rge"]}
+    assert list(rows["estimators"]["registers"]) == ["estimators"]
+    assert {"cge", "rge"} <= set(rows["estimators"]["registers"]["estimators"])
 
 
 def test_plugins_reports_clashes_and_failures():
@@ -171,6 +175,7 @@ def test_version():
     assert result.exit_code == 0 and zoo.__version__ in result.stdout
 
 
+@pytest.mark.slow  # imports every installed SKS plugin to list their names
 def test_real_process_unknown_sks_is_one_line_without_traceback():
     known = sorted(zoo.registered("sks"))
     assert "ase-emt" in known  # zoo-plugin-ase is installed in this environment

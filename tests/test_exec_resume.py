@@ -70,16 +70,19 @@ def test_kill_minus_nine_then_resume_recomputes_nothing(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    from zoo.cache import Cache
+    from zoo import checkpoint
 
-    cached_before = len(Cache(out / "cache.sqlite"))
-    assert cached_before >= 10 * 8
+    done_before_kill = len(_lines(metrics))  # metrics are flushed every step
+    at_checkpoint = checkpoint.load(out / "checkpoints" / "sks-coupled.pt")["step"]
+    assert done_before_kill > at_checkpoint  # there is work between checkpoint and kill
 
     summary = zoo.train.resume(out, progress=False, echo=lambda m: None)
-    # the steps replayed from the checkpoint were all answered by the cache ...
-    assert summary["cache_hits"] >= cached_before - 8 * 8 - 1
-    # ... so the run as a whole sent exactly as many queries as the uninterrupted one
-    assert summary["sks_queries"] == reference["sks_queries"]
+    # every query of the steps done after the checkpoint (8 a step) was answered by the
+    # cache on replay - plus, perhaps, the 4 forward rows of the step the kill interrupted
+    replayed = 8 * (done_before_kill - at_checkpoint)
+    assert replayed <= summary["cache_hits"] <= replayed + 4
+    # and nothing else was sent twice: queries + hits add up to the uninterrupted run's
+    assert summary["sks_queries"] + summary["cache_hits"] == reference["sks_queries"]
     assert summary["final_loss"] == pytest.approx(reference["final_loss"], rel=1e-9)
     steps = [r["step"] for r in _lines(out / "metrics.jsonl")]
     assert steps == list(range(20))  # metrics continuous, no step twice

@@ -115,6 +115,13 @@ def test_query_counting():
     assert layer.gradient_queries == B * 6
     layer(z.detach())  # no grad: forward only
     assert layer.queries == 2 * B + B * 6
+
+
+def test_reset_counters_resets_every_counter():
+    z, v = _inputs()
+    layer = _layer(estimator=zoo.estimator("rge", q=3))
+    layer(z).backward(v)
+    assert layer.queries > 0 and layer.gradient_queries > 0
     layer.reset_counters()
     assert layer.queries == layer.gradient_queries == layer.nan_gradient_rows == 0
 

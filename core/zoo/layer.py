@@ -22,7 +22,7 @@ from . import registry
 from .cache import Cache
 from .errors import ConfigError, SKSError
 from .estimators.base import Estimator
-from .evaluation import Evaluator, FailurePolicy
+from .evaluation import EvaluationStats, Evaluator, FailurePolicy
 from .executors import Executor
 from .sks import KnowledgeSource
 
@@ -92,6 +92,7 @@ class SKSLayer(torch.nn.Module):
         self.reset_counters()
 
     def reset_counters(self) -> None:
+        self.evaluator.stats = EvaluationStats()
         #: rows asked for by the estimator (cache hits included)
         self.gradient_queries = 0
         #: gradient rows dropped (set to zero) because a query came back NaN/inf

@@ -109,7 +109,17 @@ def register_plugin(plugin: Any, name: str, info: PluginInfo | None = None) -> b
     Used for entry points and by tests or notebooks that want a plugin without packaging it.
     """
     pm = get_plugin_manager()
-    info = info or _infos.setdefault(name, PluginInfo(name=name, module=_module_name(plugin)))
+    if info is None:
+        if pm.get_plugin(name) is not None or pm.is_registered(plugin):
+            # refused, and recorded apart: never blame the plugin already under this name
+            key = f"{name} ({_module_name(plugin)})"
+            _infos[key] = PluginInfo(
+                name=key,
+                module=_module_name(plugin),
+                error=f"a plugin named {name!r} is already registered; choose another name",
+            )
+            return False
+        info = _infos.setdefault(name, PluginInfo(name=name, module=_module_name(plugin)))
     try:
         pm.register(plugin, name=name)
     except Exception as exc:  # noqa: BLE001 - pluggy's validation errors and others alike
@@ -173,7 +183,7 @@ def call_each(hook_name: str, make_kwargs: Callable[[str], dict[str, Any]]) -> N
     """
     pm = get_plugin_manager()
     caller = getattr(pm.hook, hook_name)
-    for impl in reversed(caller.get_hookimpls()):  # registration order
+    for impl in caller.get_hookimpls():  # registration order
         plugin_name = impl.plugin_name
         kwargs = make_kwargs(plugin_name)
         if _tracing():

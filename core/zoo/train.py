@@ -58,8 +58,7 @@ def prepare(*layers: dict[str, Any]) -> tuple[RunConfig, Any]:
         sks_name = task_cls.default_sks
         if not sks_name:
             raise ConfigError(f"task {task_name!r} names no knowledge source; give --sks")
-    explicit_keys = {k: v for layer in layers for k, v in layer.items() if v is not None}
-    config = resolve(dict(task_cls.defaults), explicit_keys, {"sks": sks_name, "task": task_name})
+    config = resolve(dict(task_cls.defaults), *layers, {"sks": sks_name, "task": task_name})
     task = registry.task(task_name, **config.task_options)
     return config, task
 
@@ -144,6 +143,13 @@ class Run:
         if layer is not None:
             knobs.update({k: getattr(layer.estimator, k) for k in layer.estimator.knobs})
         schedules = {k: self.schedule(k) for k in knobs if k in ("lr", "mu", "q")}
+        for knob, sched in schedules.items():
+            # lr may anneal to 0; a finite-difference step of 0 divides by zero
+            if knob == "mu" and not min(sched.factor(s, cfg.steps) for s in range(cfg.steps)) > 0:
+                raise ConfigError(
+                    f"the {knob} schedule {cfg.__dict__[knob + '_schedule']!r} reaches 0 within "
+                    f"{cfg.steps} steps; give it a floor, e.g. [schedule_options.{knob}] final = 0.1"
+                )
 
         result = VariantResult(name)
         start_step, wall0 = 0, 0.0
@@ -165,7 +171,18 @@ class Run:
 
         t0 = time.perf_counter()
 
-        def save(step: int, done: bool = False) -> None:
+        def boundary() -> dict[str, Any]:
+            """Random states and counters as they are between two steps."""
+            return {
+                "torch_rng": torch.get_rng_state(),
+                "layer_rng": layer.rng_state() if layer is not None else "",
+                "stats": json.dumps(layer.stats.as_dict()) if layer is not None else "{}",
+                "n_losses": len(result.losses),
+                "n_evals": len(result.evals),
+            }
+
+        def save(step: int, done: bool = False, at: dict[str, Any] | None = None) -> None:
+            at = at or boundary()
             checkpoint.save(
                 {
                     "step": step,
@@ -173,12 +190,12 @@ class Run:
                     "stopped": result.stopped,
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "layer_rng": layer.rng_state() if layer is not None else "",
-                    "stats": json.dumps(layer.stats.as_dict()) if layer is not None else "{}",
+                    "torch_rng": at["torch_rng"],
+                    "layer_rng": at["layer_rng"],
+                    "stats": at["stats"],
                     "wall_s": wall0 + time.perf_counter() - t0,
-                    "losses": result.losses,
-                    "evals": [[s, m] for s, m in result.evals],
+                    "losses": result.losses[: at["n_losses"]],
+                    "evals": [[s, m] for s, m in result.evals[: at["n_evals"]]],
                 },
                 ckpt_path,
             )
@@ -186,9 +203,13 @@ class Run:
         step_cost = self.step_cost(sks, layer.estimator) if layer is not None else 0
         bar = _progress(cfg.steps, start_step, name, progress)
         done_steps = start_step
+        last_boundary = boundary()
         try:
             with self.metrics_path.open("a") as log:
                 for step in range(start_step, cfg.steps):
+                    # Ctrl-C mid-step saves the state of the last completed step; the model and
+                    # optimizer only change in opt.step(), the last thing a step does
+                    last_boundary = boundary()
                     if layer is not None and cfg.budget and layer.queries + step_cost > cfg.budget:
                         result.stopped = (
                             f"budget: {layer.queries} of {cfg.budget} SKS queries spent; "
@@ -227,15 +248,15 @@ class Run:
                         result.evals.append((step + 1, test))
                         row.update(test)
                     log.write(json.dumps(row) + "\n")
+                    log.flush()  # one line a step, readable live (tail -f) and after a kill
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
                     done_steps = step + 1
                     if cfg.checkpoint_every and done_steps % cfg.checkpoint_every == 0:
-                        log.flush()
                         save(done_steps)
         except KeyboardInterrupt:
-            save(done_steps)
+            save(done_steps, at=last_boundary)
             raise Interrupted(self.dir, name, done_steps) from None
         finally:
             if bar is not None:

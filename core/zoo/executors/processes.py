@@ -28,6 +28,11 @@ def _init_worker(payload: bytes) -> None:
     _WORKER_SKS = pickle.loads(payload)
 
 
+def _ping(delay: float) -> int:
+    time.sleep(delay)
+    return os.getpid()
+
+
 def _run_in_worker(inputs, contexts):
     return run_chunk(_WORKER_SKS, inputs, contexts)
 
@@ -66,6 +71,8 @@ class Processes(Executor):
                 initializer=_init_worker,
                 initargs=(payload,),
             )
+            # start every worker now, so a timeout never counts a worker's start-up
+            list(self._pool.map(_ping, [0.05] * self.workers))
         return self._pool
 
     def run(self, sks, chunks, timeout=None):
