@@ -114,7 +114,7 @@ def tokens(value: Any, what: str) -> list[str]:
         if not TOKEN_RE.match(tok):
             bad = sorted({c for c in tok if not re.match(r"[A-Za-z0-9_.+*/-]", c)})
             raise ConfigError(
-                f"{what}: token {_show(tok)} contains {''.join(bad)!r}; pair_style and "
+                f"{what}: token {_show(tok)} contains {', '.join(map(repr, bad))}; pair_style and "
                 f"pair_coeff tokens may use only letters, digits and _ . + * / -"
             )
         low = tok.lower()

@@ -1,0 +1,11 @@
+"""zoo-plugin-lammps: LAMMPS (the ``lmp`` executable) as a zoo knowledge source.
+
+The entry point is :mod:`zoo_lammps.plugin`, which imports nothing heavy. ASE is never
+needed: contexts are :class:`zoo_lammps.Structure` or anything with ASE's getters.
+"""
+
+__version__ = "0.1.0"
+
+from .structure import Structure, read_structure  # noqa: E402  (numpy only)
+
+__all__ = ["Structure", "read_structure", "__version__"]

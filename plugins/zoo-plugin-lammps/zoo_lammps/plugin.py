@@ -1,0 +1,21 @@
+"""Hook implementations of zoo-plugin-lammps (the module the ``zoo`` entry point names).
+
+Classes are imported inside the hooks, so ``zoo plugins`` and ``zoo --help`` never import
+numpy-heavy modules or torch from here.
+"""
+
+import zoo
+
+
+@zoo.hookimpl
+def register_knowledge_sources(register):
+    from .source import LammpsSource
+
+    register(LammpsSource)
+
+
+@zoo.hookimpl
+def register_tasks(register):
+    from .alloy_task import EamAlloyLattice
+
+    register(EamAlloyLattice)

