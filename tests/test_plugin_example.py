@@ -24,6 +24,8 @@ import torch
 import zoo
 import zoo.plugins
 
+from child_venv import ZOO_CLI, make_child_venv, pip_install
+
 EXAMPLE = Path(__file__).parent / "plugin_example"
 
 # The check run in both tests: build the SKS by name, wrap it in a layer with CGE, backprop.
@@ -66,41 +68,11 @@ def test_example_plugin_installed_with_pip_into_a_fresh_venv(tmp_path):
     # pip builds in the source tree; build from a copy so tests/ stays clean
     src = tmp_path / "src"
     shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
-    venv = tmp_path / "venv"
-    # --without-pip: a venv's own ensurepip would install setuptools 65.5, which cannot build
-    # a wheel without the `wheel` package ("invalid command 'bdist_wheel'"); the pip and
-    # setuptools of the environment running these tests are used instead (below).
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True, timeout=120,
-    )
-    python = venv / "bin" / "python"
-    # --system-site-packages gives the *base* interpreter's site-packages, not those of the
-    # virtual environment these tests run in (which has torch and zoo-core): a .pth file
-    # makes that environment's packages (and its editable installs) visible in the new one.
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
-    here = sysconfig.get_paths()["purelib"]
-    Path(purelib, "zoo_test_parent_env.pth").write_text(f"import site; site.addsitedir({here!r})\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ZOO_PLUGINS")}
-    # only the plugins this test is about (listing imports every SKS plugin's classes, and
-    # some import heavy libraries); ZOO_PLUGINS selects entry points by name
-    env["ZOO_PLUGINS"] = "example,estimators,executors"
-
-    def run(*args):
-        proc = subprocess.run([str(python), *args], capture_output=True, text=True, env=env, timeout=300)
-        assert proc.returncode == 0, f"{args}\n{proc.stdout}\n{proc.stderr}"
-        return proc.stdout
-
-    run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-        "--disable-pip-version-check", "--quiet", str(src))
+    run = make_child_venv(tmp_path / "venv", plugins="example,estimators,executors")
+    pip_install(run, src)
     assert "zoo_example" in run("-m", "pip", "show", "--files", "zoo-plugin-example")
 
-    # `zoo` itself is installed in the parent environment, so its console script is not in
-    # venv/bin; run the same entry point with the new interpreter.
-    zoo_cli = ("-c", "import sys; from zoo.cli import main; sys.argv[0] = 'zoo'; main()")
+    zoo_cli = ZOO_CLI
     rows = {r["name"]: r for r in json.loads(run(*zoo_cli, "list", "sks", "--json"))}
     assert rows["example-quadratic"]["plugin"] == "example"
     assert rows["example-quadratic"]["class"] == "zoo_example:ExampleQuadratic"
