@@ -65,6 +65,19 @@ class RecordingExecutor(zoo.Executor):
         self.batches.append(np.array(inputs, dtype=np.float64, copy=True))
         return sks(inputs, contexts)
 
+    def run(self, sks, chunks, timeout=None):
+        """The chunked entry point of newer cores (zoo.evaluation hands executors chunks)."""
+        from zoo.executors.base import ChunkResult
+
+        results = []
+        for chunk in chunks:
+            self.batches.append(np.array(chunk.inputs, dtype=np.float64, copy=True))
+            try:
+                results.append(ChunkResult(values=sks(chunk.inputs, chunk.contexts)))
+            except Exception as exc:  # noqa: BLE001 - reported per chunk, as the serial executor does
+                results.append(ChunkResult(error=exc))
+        return results
+
     @property
     def queries(self) -> np.ndarray:
         return np.concatenate(self.batches) if self.batches else np.empty((0, 0))

@@ -1,16 +1,22 @@
-"""How an input row becomes a structure, and how a calculation becomes an output row.
+"""How an input row becomes a structure (and calculator parameters), and how a calculation
+becomes an output row.
 
 An ASE knowledge source is "take the context's ``Atoms``, change it according to the input
 row, run the calculator, read properties". The *input mapping* (what the model controls: a
-lattice constant, a scale, a strain, positions) and the *outputs* (energy, pressure, ...)
-are options, so one knowledge source serves many tasks. Units are ASE's (eV, Å), pressure
-and stress in GPa.
+lattice constant, a scale, a strain, positions, or the calculator's own parameters) and the
+*outputs* (energy, pressure, ...) are options, so one knowledge source serves many tasks.
+Units are ASE's (eV, Å), pressure and stress in GPa.
+
+Inputs may combine at most one structure mapping with calculator parameters, e.g.
+``inputs=["parameters", "lattice_constant"]``: the row is cut into the mappings' columns in
+the order given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ase import Atoms, units
@@ -19,16 +25,21 @@ from zoo import ConfigError, Spec
 
 VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
 
+#: (lower, upper, units) default bounds of one calculator parameter used as an input
+ParameterBounds = Mapping[str, tuple[float, float, str]]
+
 
 @dataclass(frozen=True)
 class InputMapping:
     """Names, default bounds and units of the inputs, and how a row changes the Atoms."""
 
     names: tuple[str, ...]
-    lower: float
-    upper: float
-    units: str
+    lower: float | tuple[float, ...]
+    upper: float | tuple[float, ...]
+    units: str | tuple[str, ...]
     apply: Callable[[Atoms, np.ndarray], None]
+    #: the calculator parameters the row sets (``inputs="parameters"``); () for structure inputs
+    parameters: tuple[str, ...] = ()
 
     def spec(self, lower: float | None, upper: float | None) -> Spec:
         return Spec(
@@ -64,8 +75,24 @@ def _positions(atoms: Atoms, row: np.ndarray) -> None:
     atoms.set_positions(row.reshape(len(atoms), 3))
 
 
-def input_mapping(kind: str, atoms_per_cell: int = 4, n_atoms: int | None = None) -> InputMapping:
-    """The input mapping called ``kind``; ``positions`` needs ``n_atoms``."""
+def _no_structure_change(atoms: Atoms, row: np.ndarray) -> None:
+    """Calculator parameters leave the structure as the context has it."""
+
+
+def input_mapping(
+    kind: str,
+    atoms_per_cell: int = 4,
+    n_atoms: int | None = None,
+    parameters: Sequence[str] | None = None,
+    parameter_bounds: ParameterBounds | None = None,
+    known_parameters: Sequence[str] | None = None,
+) -> InputMapping:
+    """The input mapping called ``kind``.
+
+    ``positions`` needs ``n_atoms``. ``parameters`` needs the parameter names; their default
+    bounds come from ``parameter_bounds`` (NaN where it has none, so the user must give
+    them), and where ``known_parameters`` is given a name outside it is an error.
+    """
     if kind == "lattice_constant":
         return InputMapping(("a",), 2.0, 6.0, "Å", _lattice_constant(int(atoms_per_cell)))
     if kind == "scale":
@@ -78,10 +105,163 @@ def input_mapping(kind: str, atoms_per_cell: int = 4, n_atoms: int | None = None
             raise ConfigError("inputs='positions' needs the option n_atoms (atoms per structure)")
         names = tuple(f"{c}{i}" for i in range(int(n_atoms)) for c in "xyz")
         return InputMapping(names, -np.inf, np.inf, "Å", _positions)
+    if kind == "parameters":
+        return _parameter_mapping(parameters, parameter_bounds or {}, known_parameters)
     raise ConfigError(f"unknown inputs {kind!r}; choose one of {', '.join(INPUTS)}")
 
 
-INPUTS = ("lattice_constant", "scale", "strain", "positions")
+def _parameter_mapping(
+    names: Sequence[str] | None, bounds: ParameterBounds, known: Sequence[str] | None
+) -> InputMapping:
+    if known is not None and not known:
+        raise ConfigError("this knowledge source has no calculator parameters that can be inputs")
+    if names is None or len(names) == 0:
+        hint = f" (this calculator's: {', '.join(known)})" if known else ""
+        raise ConfigError(
+            f"inputs='parameters' needs the option parameters=[NAME, ...] naming the "
+            f"calculator parameters the model sets{hint}"
+        )
+    if isinstance(names, str):
+        names = [names]
+    names = tuple(names)
+    bad = [n for n in names if not isinstance(n, str) or not n.isidentifier()]
+    if bad:
+        raise ConfigError(f"parameters must be names of calculator keywords, got {bad}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"parameters lists a name twice: {list(names)}")
+    if known is not None:
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError(
+                f"parameters {unknown} cannot be inputs; choose from {', '.join(known)}"
+            )
+    nan = (np.nan, np.nan, "")
+    return InputMapping(
+        names,
+        tuple(float(bounds.get(n, nan)[0]) for n in names),
+        tuple(float(bounds.get(n, nan)[1]) for n in names),
+        tuple(bounds.get(n, nan)[2] for n in names),
+        _no_structure_change,
+        parameters=names,
+    )
+
+
+INPUTS = ("lattice_constant", "scale", "strain", "positions", "parameters")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The input row of an ASE knowledge source: one mapping, or a structure mapping and
+    calculator parameters side by side (columns in the order the mappings are given)."""
+
+    mappings: tuple[InputMapping, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n for m in self.mappings for n in m.names)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(p for m in self.mappings for p in m.parameters)
+
+    def spec(self, lower: Any = None, upper: Any = None) -> Spec:
+        """The input Spec; ``lower``/``upper`` override the defaults: a number (every
+        input), a list (one per input) or a table ``{name: bound}`` (those inputs only)."""
+        units = tuple(u for m in self.mappings for u in _per_name(m.units, len(m.names)))
+        return Spec(
+            self.names,
+            lower=self._bounds(lower, "lower"),
+            upper=self._bounds(upper, "upper"),
+            units=units,
+        )
+
+    def _bounds(self, value: Any, which: str) -> np.ndarray:
+        names = self.names
+        default = np.concatenate(
+            [np.broadcast_to(np.asarray(getattr(m, which), float), (len(m.names),)) for m in self.mappings]
+        )
+        if value is None:
+            out = default
+        elif isinstance(value, Mapping):
+            unknown = sorted(set(value) - set(names))
+            if unknown:
+                raise ConfigError(f"{which} names {unknown}, which are not inputs; inputs are {list(names)}")
+            out = default.copy()
+            for key, bound in value.items():
+                out[names.index(key)] = _number(bound, which)
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            out = np.array([_number(v, which) for v in np.ravel(np.asarray(value, dtype=object))])
+            if out.shape != default.shape:
+                raise ConfigError(
+                    f"{which} has {len(out)} bounds for {len(names)} inputs {list(names)}; give "
+                    f"one number, one per input, or a table {{name = bound}}"
+                )
+        else:
+            out = np.full(default.shape, _number(value, which))
+        missing = [n for n, b in zip(names, out) if np.isnan(b)]
+        if missing:
+            raise ConfigError(
+                f"no default {which} bound for input(s) {missing}; give them, e.g. "
+                f"{which}={{{missing[0]} = ...}}"
+            )
+        return out
+
+    def apply(self, atoms: Atoms, row: np.ndarray) -> dict[str, float]:
+        """Change ``atoms`` by the structure columns of ``row``; return the calculator
+        parameters its parameter columns set (empty when there are none)."""
+        params: dict[str, float] = {}
+        start = 0
+        for m in self.mappings:
+            part = row[start : start + len(m.names)]
+            start += len(m.names)
+            if m.parameters:
+                params.update(zip(m.parameters, (float(v) for v in part)))
+            else:
+                m.apply(atoms, part)
+        return params
+
+
+def _number(value: Any, which: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{which} bounds must be numbers, got {value!r}")
+    return float(value)
+
+
+def _per_name(value: str | tuple[str, ...], n: int) -> tuple[str, ...]:
+    return (value,) * n if isinstance(value, str) else tuple(value)
+
+
+def inputs(
+    kinds: str | Sequence[str],
+    atoms_per_cell: int = 4,
+    n_atoms: int | None = None,
+    parameters: Sequence[str] | None = None,
+    parameter_bounds: ParameterBounds | None = None,
+    known_parameters: Sequence[str] | None = None,
+) -> Inputs:
+    """The input row for ``kinds``: one kind, or ``"parameters"`` beside one structure kind."""
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    if not kinds or not all(isinstance(k, str) for k in kinds):
+        raise ConfigError(f"inputs must be one of {', '.join(INPUTS)}, or a list of them; got {kinds!r}")
+    if len(set(kinds)) != len(kinds):
+        raise ConfigError(f"inputs lists a kind twice: {kinds}")
+    structural = [k for k in kinds if k != "parameters"]
+    if len(structural) > 1:
+        raise ConfigError(
+            f"inputs combines {structural}; use one structure input at a time "
+            f"(optionally beside 'parameters')"
+        )
+    if parameters and "parameters" not in kinds:
+        raise ConfigError(
+            "the option parameters=... only applies with inputs='parameters' "
+            "(or inputs=['parameters', STRUCTURE_INPUT])"
+        )
+    return Inputs(
+        tuple(
+            input_mapping(k, atoms_per_cell, n_atoms, parameters, parameter_bounds, known_parameters)
+            for k in kinds
+        )
+    )
 
 
 @dataclass(frozen=True)

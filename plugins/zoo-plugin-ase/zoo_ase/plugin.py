@@ -9,13 +9,20 @@ import zoo
 
 @zoo.hookimpl
 def register_knowledge_sources(register):
-    from .calculators import EMTSource
+    from .calculators import EMTSource, LennardJonesSource, MorseSource
+    from .generic import CalculatorSource
 
     register(EMTSource)
+    register(LennardJonesSource)
+    register(MorseSource)
+    register(CalculatorSource)
 
 
 @zoo.hookimpl
 def register_tasks(register):
+    from .alloy_eos import LJAlloyEOS, MorseAlloyEOS
     from .fcc_lattice import FccAlloyLattice
 
     register(FccAlloyLattice)
+    register(LJAlloyEOS)
+    register(MorseAlloyEOS)

@@ -1,0 +1,204 @@
+"""``ase-calculator``: any ASE calculator, named by import path, as a knowledge source.
+
+Users bring GPAW, MACE, or any other ASE calculator without writing a plugin::
+
+    zoo.knowledge_source("ase-calculator", calculator="ase.calculators.emt:EMT")
+    zoo run --sks ase-calculator --sks-option calculator=ase.calculators.lj:LennardJones \\
+            --sks-option calculator_options='{sigma=2.3, epsilon=0.2}'
+
+``calculator`` is ``"module:Name"``, where Name is an ASE calculator class or a function
+that returns a calculator; ``calculator_options`` is a table of its keyword arguments. Only
+the path and the options travel with a pickled source: each process imports and builds the
+calculator itself (a live calculator, e.g. a GPU model, does not pickle).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from zoo import ConfigError
+
+from . import __version__
+from .calculators import OWN_OPTIONS, AseSource
+
+DEFAULT_CALCULATOR = "ase.calculators.emt:EMT"
+
+#: module.path:Name, each part a Python identifier
+_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+
+#: import name -> pip distribution, where the two differ (for the "pip install" hint)
+_DISTRIBUTIONS = {
+    "mace": "mace-torch",
+    "fairchem": "fairchem-core",
+    "orb_models": "orb-models",
+    "quippy": "quippy-ase",
+    "sklearn": "scikit-learn",
+    "sevenn": "sevenn",
+    "dftd3": "dftd3",
+    "pyscf": "pyscf",
+}
+
+#: keyword arguments every ase.calculators.calculator.Calculator takes
+_CALCULATOR_KEYWORDS = ("restart", "ignore_bad_restart_file", "label", "atoms", "directory", "command", "profile")
+
+
+def resolve_calculator(path: str) -> Callable[..., Any]:
+    """Import ``"module:Name"`` and check it makes ASE calculators; zoo errors say what to do."""
+    from ase.calculators.calculator import BaseCalculator
+
+    if not isinstance(path, str) or not _PATH.match(path):
+        raise ConfigError(
+            f"ase-calculator: calculator must be an import path 'module:Name', e.g. "
+            f"'{DEFAULT_CALCULATOR}' or 'gpaw:GPAW'; got {path!r}"
+        )
+    module_name, attr = path.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or module_name
+        top = missing.split(".")[0]
+        dist = _DISTRIBUTIONS.get(top, top.replace("_", "-"))
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise ConfigError(
+                f"ase-calculator: cannot import {module_name!r} for calculator {path!r}: no module "
+                f"named {missing!r}; install the package that provides it (pip install {dist}) "
+                f"or correct the path"
+            ) from None
+        raise ConfigError(
+            f"ase-calculator: importing {module_name!r} for calculator {path!r} needs module "
+            f"{missing!r}, which is not installed (pip install {dist})"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - a module that fails on import is the user's
+        raise ConfigError(
+            f"ase-calculator: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        factory = getattr(module, attr)
+    except AttributeError:
+        found = sorted(
+            n for n, v in vars(module).items()
+            if isinstance(v, type) and issubclass(v, BaseCalculator) and not n.startswith("_")
+        )
+        hint = f"; ASE calculators there: {', '.join(found)}" if found else ""
+        raise ConfigError(f"ase-calculator: module {module_name!r} has no {attr!r}{hint}") from None
+    if isinstance(factory, type):
+        if not issubclass(factory, BaseCalculator):
+            raise ConfigError(
+                f"ase-calculator: {path!r} is a class but not an ASE calculator (a subclass of "
+                f"ase.calculators.calculator.BaseCalculator)"
+            )
+    elif not callable(factory):
+        raise ConfigError(
+            f"ase-calculator: {path!r} is a {type(factory).__name__}, neither an ASE calculator "
+            f"class nor a function returning one"
+        )
+    return factory
+
+
+def check_keywords(factory: Callable[..., Any], names: Sequence[str], path: str) -> None:
+    """Reject keyword names ``factory`` cannot take, as far as its signature tells.
+
+    ASE calculators take ``**kwargs`` and store unknown keywords silently, so where the
+    class declares ``default_parameters`` those (with Calculator's own keywords) are the
+    names it knows; a factory with ``**kwargs`` and no such table accepts any name.
+    """
+    if not names:
+        return
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):  # builtins and the like: nothing to check against
+        return
+    params = sig.parameters.values()
+    named = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    known = set(named)
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        table = getattr(factory, "default_parameters", None)
+        if not table:
+            return
+        known |= set(table) | set(_CALCULATOR_KEYWORDS)
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ConfigError(
+            f"ase-calculator: {path} takes no keyword(s) {unknown}; it takes "
+            f"{', '.join(sorted(known)) or 'none'}"
+        )
+
+
+class CalculatorSource(AseSource):
+    """Any ASE calculator by import path: ``calculator="module:Name"`` (default EMT) with
+    keyword options ``calculator_options``; every other option as for ``ase-emt``.
+
+    With ``inputs="parameters"``, any numeric keyword of the calculator can be an input;
+    there are no default bounds, so give them: ``lower={name=...}``, ``upper={name=...}``.
+    """
+
+    name = "ase-calculator"
+    description = "Any ASE calculator by import path (calculator='module:Name', calculator_options)"
+    version = f"{__version__}"
+    default_task = "fcc-alloy-lattice"
+    calculator_parameters = None  # checked against the calculator's signature instead
+    parameter_bounds = None  # any keyword can be an input; the user gives its bounds
+    _transient: ClassVar[tuple[str, ...]] = (*AseSource._transient, "_factory")
+
+    def __init__(
+        self,
+        calculator: str = DEFAULT_CALCULATOR,
+        calculator_options: Mapping[str, Any] | None = None,
+        inputs: str | Sequence[str] = "lattice_constant",
+        outputs: str | Sequence[str] = "energy_per_atom",
+        lower: Any = None,
+        upper: Any = None,
+        atoms_per_cell: int = 4,
+        n_atoms: int | None = None,
+        structure: str | None = None,
+        parameters: str | Sequence[str] | None = None,
+    ):
+        if calculator_options is None:
+            calculator_options = {}
+        if not isinstance(calculator_options, Mapping) or not all(isinstance(k, str) for k in calculator_options):
+            raise ConfigError(
+                f"ase-calculator: calculator_options must be a table of keyword arguments, "
+                f"e.g. {{asap_cutoff = true}}; got {calculator_options!r}"
+            )
+        self.calculator_path = calculator
+        self._factory = resolve_calculator(calculator)
+        # the wrapped package's version, so an evaluation cache never mixes two versions
+        pkg = importlib.import_module(calculator.split(":")[0].split(".")[0])
+        self.version = f"{__version__}+{pkg.__name__}-{getattr(pkg, '__version__', '?')}"
+        super().__init__(
+            inputs=inputs, outputs=outputs, lower=lower, upper=upper,
+            atoms_per_cell=atoms_per_cell, n_atoms=n_atoms, structure=structure,
+            parameters=parameters, **dict(calculator_options),
+        )
+        if self._inputs.parameters:
+            check_keywords(self._factory, self._inputs.parameters, calculator)
+
+    def _calculator_option_entries(self, calculator_options: dict[str, Any]) -> dict[str, Any]:
+        return {"calculator": self.calculator_path, "calculator_options": dict(calculator_options)}
+
+    def _check_calculator_options(self) -> None:
+        check_keywords(self.factory, list(self.calculator_options), self.calculator_path)
+
+    @property
+    def factory(self) -> Callable[..., Any]:
+        if self._factory is None:  # after unpickling: import it in this process
+            self._factory = resolve_calculator(self.calculator_path)
+        return self._factory
+
+    def make_calculator(self, **parameters: float):
+        from ase.calculators.calculator import BaseCalculator
+
+        calc = self.factory(**{**self.calculator_options, **parameters})
+        if not isinstance(calc, BaseCalculator):
+            raise ConfigError(
+                f"ase-calculator: {self.calculator_path} returned a {type(calc).__name__}, "
+                f"not an ASE calculator"
+            )
+        return calc
+
+
+__all__ = ["CalculatorSource", "resolve_calculator", "check_keywords", "OWN_OPTIONS"]
