@@ -1,11 +1,12 @@
-"""Built-in schedules: ``constant`` and ``cosine``."""
+"""Built-in schedules: ``constant``, ``step``, ``exponential``, ``cosine``, ``warmup`` and
+``adaptive`` (q from the measured spread of the estimate)."""
 
 from zoo.hookspecs import hookimpl
 
 
 @hookimpl
 def register_schedulers(register):
-    from zoo.schedulers import Constant, Cosine
+    from zoo.schedulers import Adaptive, Constant, Cosine, Exponential, LinearWarmup, StepDecay
 
-    register(Constant)
-    register(Cosine)
+    for cls in (Constant, StepDecay, Exponential, Cosine, LinearWarmup, Adaptive):
+        register(cls)

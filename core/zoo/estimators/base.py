@@ -82,6 +82,32 @@ class Estimator:
         """Query points and weights around each row of ``z`` (B, d), inside [lower, upper]."""
         raise NotImplementedError
 
+    #: attributes an estimator learns while it runs (priors, ZO-GraSP scores, full-ZO flags)
+    STATE_KEYS: ClassVar[tuple[str, ...]] = ("_prior", "scores", "groups", "_fullzo_prior", "_fullzo_sequential")
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint must carry so that a resumed run estimates as the first would
+        have (torch tensors, lists and numbers only, so ``torch.load(weights_only=True)``)."""
+        import torch
+
+        out: dict[str, Any] = {}
+        for key in self.STATE_KEYS:
+            value = self.__dict__.get(key)
+            if value is None:
+                continue
+            if isinstance(value, np.ndarray):
+                value = {"ndarray": torch.from_numpy(np.array(value))}
+            out[key] = value
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            if key not in self.STATE_KEYS:
+                raise ConfigError(f"estimator {self.name!r}: unknown state {key!r}")
+            if isinstance(value, dict) and "ndarray" in value:
+                value = value["ndarray"].numpy()
+            self.__dict__[key] = value
+
     def parameter_plan(self, d: int, rng: np.random.Generator) -> "DirectionPlan":
         """Directions and step sizes for full-ZO mode (f = the loss, z = d model parameters).
 

@@ -36,8 +36,9 @@ sqrt(q / (q + d)).
 
 ``prior="previous"`` (gradient reuse; Meier et al., "Improving gradient estimation in
 evolutionary strategies with past descent directions", 2019): direction 1 is the previous
-call's estimate p (unit length; per row when the batch has the same shape, else their mean),
-weighted by 1, and the other q - 1 directions are drawn as above, projected onto the
+estimates' running mean p <- decay * p + (1 - decay) * g (``prior_decay``, 0.9; 0 reuses just
+the last estimate), as a unit vector (per row when the batch keeps its shape, else the rows'
+mean), weighted by 1, and the other q - 1 directions are drawn as above, projected onto the
 orthogonal complement of p (sphere: renormalised there, c = d - 1). In expectation the
 random part gives (I - p p^T) grad and the prior part (p . grad) p, so the estimate is
 unbiased for any prior on a linear f (and to O(mu) / O(mu^2) otherwise), and it is much
@@ -87,6 +88,7 @@ class RandomEstimator(Estimator):
         difference: str = "forward",
         orthogonal: bool = False,
         prior: str = "none",
+        prior_decay: float = 0.9,
     ):
         _check_choice(self.name, "directions", directions, DIRECTIONS)
         _check_choice(self.name, "difference", difference, DIFFERENCES)
@@ -103,6 +105,9 @@ class RandomEstimator(Estimator):
         self.difference = difference
         self.orthogonal = orthogonal
         self.prior = prior
+        if isinstance(prior_decay, bool) or not isinstance(prior_decay, (int, float)) or not 0 <= prior_decay < 1:
+            raise ConfigError(f"{self.name}: prior_decay must be a number in [0, 1), got {prior_decay!r}")
+        self.prior_decay = float(prior_decay)
         self._prior: np.ndarray | None = None
         super().__init__(mu=mu)
 
@@ -208,7 +213,11 @@ class RandomEstimator(Estimator):
         g = Estimator.combine(plan, f0, fq, v)
         self.last_stats = spread_stats(plan, f0, fq, v, g)
         if self.prior == "previous":
-            self._prior = g.copy()
+            p = self._prior
+            if p is not None and p.shape == g.shape and np.all(np.isfinite(p)):
+                self._prior = self.prior_decay * p + (1.0 - self.prior_decay) * g
+            else:
+                self._prior = g.copy()
         return g
 
     # -- full-ZO ------------------------------------------------------------------------
