@@ -37,6 +37,7 @@ class RunConfig:
     lr_schedule: str = "constant"
     mu_schedule: str = "constant"
     q_schedule: str = "constant"
+    sparsity_schedule: str = "constant"
     baseline: bool = True
     checkpoint_every: int = 50
     eval_every: int = 10

@@ -14,6 +14,7 @@ it, and writes one folder per run:
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import checkpoint, registry
+from . import checkpoint, fullzo, registry
 from .cache import Cache
 from .config import RunConfig, read_toml, resolve
 from .errors import ConfigError, SKSError, ZooError
@@ -128,21 +129,27 @@ class Run:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         model = self.task.make_model()
-        layer = None
+        layer = est = None
+        full_zo = False
         if name == COUPLED:
+            est = self.build_estimator()
+            full_zo = cfg.mode == "full-zo" or bool(getattr(est, "full_zo", False))
+            # in full-ZO the layer only evaluates (executor, cache, failure policy, bounds);
+            # the estimator perturbs the model's parameters instead of the SKS inputs
             layer = SKSLayer(
-                sks, self.build_estimator(), executor, seed=cfg.seed, cache=cache, policy=self.build_policy()
+                sks, "cge" if full_zo else est, executor, seed=cfg.seed, cache=cache, policy=self.build_policy()
             )
         params = list(model.parameters())
-        opt = (
-            torch.optim.Adam(params, lr=cfg.lr)
-            if cfg.optimizer == "adam"
-            else torch.optim.SGD(params, lr=cfg.lr, momentum=0.9)
-        )
+        if est is not None and hasattr(type(est), "make_optimizer"):
+            opt = est.make_optimizer(params, cfg.lr)
+        elif cfg.optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=cfg.lr)
+        else:
+            opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9)
         knobs = {"lr": cfg.lr}
-        if layer is not None:
-            knobs.update({k: getattr(layer.estimator, k) for k in layer.estimator.knobs})
-        schedules = {k: self.schedule(k) for k in knobs if k in ("lr", "mu", "q")}
+        if est is not None:
+            knobs.update({k: getattr(est, k) for k in est.knobs})
+        schedules = {k: self.schedule(k) for k in knobs if k in ("lr", "mu", "q", "sparsity")}
         for knob, sched in schedules.items():
             # lr may anneal to 0; a finite-difference step of 0 divides by zero
             if knob == "mu" and not min(sched.factor(s, cfg.steps) for s in range(cfg.steps)) > 0:
@@ -166,6 +173,11 @@ class Run:
             if layer is not None:
                 layer.set_rng_state(state["layer_rng"])
                 layer.evaluator.stats = EvaluationStats(**json.loads(state["stats"]))
+                if state.get("estimator"):
+                    est.load_state_dict(state["estimator"])
+            for knob, sched_state in state.get("schedules", {}).items():
+                if knob in schedules and hasattr(schedules[knob], "load_state_dict"):
+                    schedules[knob].load_state_dict(sched_state)
             if state.get("done"):
                 start_step = cfg.steps
 
@@ -194,13 +206,15 @@ class Run:
                     "layer_rng": at["layer_rng"],
                     "stats": at["stats"],
                     "wall_s": wall0 + time.perf_counter() - t0,
+                    "estimator": est.state_dict() if est is not None and hasattr(est, "state_dict") else {},
+                    "schedules": {k: v.state_dict() for k, v in schedules.items() if hasattr(v, "state_dict")},
                     "losses": result.losses[: at["n_losses"]],
                     "evals": [[s, m] for s, m in result.evals[: at["n_evals"]]],
                 },
                 ckpt_path,
             )
 
-        step_cost = self.step_cost(sks, layer.estimator) if layer is not None else 0
+        step_cost = self.step_cost(sks, est, model if full_zo else None) if est is not None else 0
         bar = _progress(cfg.steps, start_step, name, progress)
         done_steps = start_step
         last_boundary = boundary()
@@ -226,20 +240,35 @@ class Run:
                             for group in opt.param_groups:
                                 group["lr"] = value
                         else:
-                            setattr(layer.estimator, knob, value)
+                            setattr(est, knob, value)
                     opt.zero_grad(set_to_none=True)
-                    loss, metrics = self.task.loss(model, layer, step)
-                    if not torch.isfinite(loss):
-                        raise SKSError(
-                            f"{name}: the loss became {loss.item()} at step {step}; the SKS "
-                            f"returned NaN/inf or the model diverged (metrics: {metrics}). "
-                            f"Try a smaller lr, check the SKS's bounds, or average the "
-                            f"per-sample loss with torch.nanmean so failed rows are skipped"
+                    if full_zo:
+                        out = fullzo.estimate_parameter_gradients(
+                            model, lambda lyr: self.task.loss(model, lyr, step), layer, est,
+                            seed=cfg.seed, step=step,
                         )
-                    loss.backward()
+                        loss_value, metrics = float(out["loss"]), dict(out["metrics"])
+                    else:
+                        loss, metrics = self.task.loss(model, layer, step)
+                        loss_value = float(loss.item())
+                    if not math.isfinite(loss_value):
+                        raise SKSError(
+                            f"{name}: the loss became {loss_value} at step {step}; the SKS "
+                            f"returned NaN/inf or the model diverged (metrics: {metrics}). "
+                            f"Try a smaller lr, check the SKS's bounds, or drop non-finite "
+                            f"rows from the loss so that failed queries are skipped"
+                        )
+                    if not full_zo:
+                        loss.backward()
                     opt.step()
-                    result.losses.append(float(loss.item()))
-                    row = {"variant": name, "step": step, "loss": float(loss.item()), **metrics, **values}
+                    stats = getattr(est, "last_stats", None) if est is not None else None
+                    for sched in schedules.values():
+                        if stats and hasattr(sched, "observe"):
+                            sched.observe(stats)
+                    result.losses.append(loss_value)
+                    row = {"variant": name, "step": step, "loss": loss_value, **metrics, **values}
+                    if stats and "estimated_cosine" in stats:
+                        row["estimated_cosine"] = float(stats["estimated_cosine"])
                     if layer is not None:
                         st = layer.stats
                         row.update(sks_queries=st.queries, cache_hits=st.cache_hits, failed_queries=st.failed)
@@ -251,7 +280,7 @@ class Run:
                     log.flush()  # one line a step, readable live (tail -f) and after a kill
                     if bar is not None:
                         bar.update(1)
-                        bar.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
+                        bar.set_postfix(loss=f"{loss_value:.3g}", refresh=False)
                     done_steps = step + 1
                     if cfg.checkpoint_every and done_steps % cfg.checkpoint_every == 0:
                         save(done_steps)
@@ -272,10 +301,15 @@ class Run:
         result.test = self.test_metrics(model)
         return result
 
-    def step_cost(self, sks, estimator) -> int:
-        """SKS queries one coupled step asks for: B rows forward, B x m for the gradient."""
+    def step_cost(self, sks, estimator, model: torch.nn.Module | None = None) -> int:
+        """SKS queries one coupled step asks for: B rows forward, B x m for the gradient.
+
+        In full-ZO (``model`` given) every perturbation of the parameters re-evaluates all
+        B rows, so m counts loss evaluations over the parameter dimension.
+        """
         rows = probe_rows(self.task, sks)
-        return rows * (1 + estimator.queries_per_sample(len(sks.input_spec)))
+        d = sum(p.numel() for p in model.parameters() if p.requires_grad) if model is not None else len(sks.input_spec)
+        return rows * (1 + estimator.queries_per_sample(d))
 
     def test_metrics(self, model: torch.nn.Module) -> dict[str, float]:
         was_training = model.training
