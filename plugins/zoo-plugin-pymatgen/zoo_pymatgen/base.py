@@ -3,26 +3,42 @@
 A subclass says how to prepare a context once (e.g. add oxidation states) and how to compute
 one output row from a structure; :class:`PymatgenSource` does the rest:
 
-* one scratch copy per distinct context per call, changed in place row by row (building a
-  fresh ``Structure`` per row costs as much as a small Ewald sum);
+* one prepared scratch copy per context, changed in place row by row. Training asks for the
+  same few contexts call after call, one or two rows each, and preparing a context (copy,
+  oxidation states, checks) costs up to a third of a small Ewald sum, so prepared copies
+  are kept between calls too (per thread, at most :data:`CACHE_SIZE`), and reused only while
+  the context's cell, coordinates and species are unchanged (:func:`fingerprint`);
 * a row whose structure or analysis fails (a degenerate lattice, an element without
   parameters) becomes a NaN row; a call where every row fails raises, quoting the first
   error;
-* everything is plain data or pymatgen objects, so the source pickles as it is.
+* everything else is plain data or pymatgen objects, so the source pickles (without its
+  cache).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
 
 import zoo
 from zoo import SKSError
 
-from .structures import as_structure, input_mapping, read_structure
+from .structures import as_structure, context_bytes, fingerprint, input_mapping, read_structure
+
+#: prepared contexts kept per thread (the task data here have at most a few dozen)
+CACHE_SIZE = 256
+
+
+class _Prepared(NamedTuple):
+    fingerprint: tuple
+    lattice: Lattice | None  # the context's lattice, which the rows are applied to
+    work: Structure | None  # the scratch copy the rows change
+    error: str | None
 
 
 class PymatgenSource(zoo.KnowledgeSource):
@@ -38,12 +54,16 @@ class PymatgenSource(zoo.KnowledgeSource):
         self.structure = read_structure(structure) if structure else None
 
     def prepare(self, structure: Structure) -> Structure:
-        """The reference structure rows are applied to (never changed afterwards)."""
-        return structure
+        """A copy of the context that this source owns and changes row by row."""
+        return structure.copy()
 
     def compute(self, structure: Structure) -> np.ndarray:
-        """One output row for ``structure``; raise on failure (the row becomes NaN)."""
+        """One output row (a float64 array) for ``structure``; raise on failure (NaN row)."""
         raise NotImplementedError
+
+    def context_key(self, context: Any) -> bytes:
+        """Cell, coordinates, species, charge and site properties (for the evaluation cache)."""
+        return context_bytes(context)
 
     def evaluate(self, inputs: np.ndarray, contexts: Sequence[Any] | None = None) -> np.ndarray:
         inputs = np.asarray(inputs, dtype=np.float64)
@@ -56,31 +76,57 @@ class PymatgenSource(zoo.KnowledgeSource):
             contexts = [self.structure] * len(inputs)
         out = np.full((len(inputs), len(self.output_spec)), np.nan)
         errors: list[str] = []
-        scratch: dict[int, tuple[Structure | None, Structure | None, str | None]] = {}
+        seen: dict[int, _Prepared] = {}  # this call: the contexts list keeps ids unique
         for i, (row, ctx) in enumerate(zip(inputs, contexts)):
-            key = id(ctx)  # the contexts list keeps every object alive, so ids are unique
-            if key not in scratch:
-                structure = as_structure(ctx, i, self.name)
-                try:
-                    ref = self.prepare(structure)
-                    scratch[key] = (ref, ref.copy(), None)
-                except Exception as exc:  # noqa: BLE001 - a context that fails is NaN rows
-                    scratch[key] = (None, None, f"{structure.composition.reduced_formula}: {exc}")
-            ref, work, err = scratch[key]
-            if err is not None:
-                errors.append(f"row {i} ({err})")
+            prepared = seen.get(id(ctx))
+            if prepared is None:
+                prepared = seen[id(ctx)] = self._prepared(ctx, i)
+            if prepared.error is not None:
+                errors.append(f"row {i} ({prepared.error})")
                 continue
+            work = prepared.work
             try:
-                self._mapping.apply(ref, work, row)
-                y = np.asarray(self.compute(work), dtype=np.float64)
-                if not np.all(np.isfinite(y)):
+                self._mapping.apply(prepared.lattice, work, row)
+                y = self.compute(work)
+                if not np.isfinite(y).all():
                     raise ValueError("the analysis gave non-finite values")
                 out[i] = y
             except Exception as exc:  # noqa: BLE001 - one failed row is a NaN row
-                errors.append(f"row {i} ({ref.composition.reduced_formula}, input {_short(row)}): {exc}")
+                errors.append(f"row {i} ({work.composition.reduced_formula}, input {_short(row)}): {exc}")
         if errors and len(errors) == len(inputs):
             raise SKSError(f"{self.name}: every row failed; first: {errors[0]}")
         return out
+
+    def _prepared(self, ctx: Any, index: int) -> _Prepared:
+        cache = self._cache()
+        fp = fingerprint(ctx)
+        hit = cache.get(id(ctx))
+        if hit is not None and hit.fingerprint == fp:
+            cache.move_to_end(id(ctx))
+            return hit
+        structure = as_structure(ctx, index, self.name)
+        try:
+            prepared = _Prepared(fp, structure.lattice, self.prepare(structure), None)
+        except Exception as exc:  # noqa: BLE001 - a context that fails is NaN rows
+            prepared = _Prepared(fp, None, None, f"{structure.composition.reduced_formula}: {exc}")
+        cache[id(ctx)] = prepared
+        if len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+        return prepared
+
+    def _cache(self) -> OrderedDict:
+        # per thread: a scratch structure changed by two threads at once would mix their rows
+        local = self.__dict__.get("_local")
+        if local is None:
+            local = self.__dict__["_local"] = threading.local()
+        if not hasattr(local, "cache"):
+            local.cache = OrderedDict()
+        return local.cache
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_local", None)  # thread-locals do not pickle; the copy starts empty
+        return state
 
 
 def _short(row: np.ndarray) -> str:

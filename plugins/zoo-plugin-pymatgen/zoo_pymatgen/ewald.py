@@ -90,6 +90,7 @@ class EwaldSource(PymatgenSource):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise ConfigError(f"{self.name}: {key} must be a positive number, got {value!r}")
         self.outputs = outs
+        self.forces = "forces" in outs
         self.oxidation_states = oxidation.check_option(oxidation_states, self.name)
         self._init_inputs(inputs, lower, upper, n_atoms, structure)
         self.n_atoms = int(n_atoms) if n_atoms else None
@@ -102,6 +103,7 @@ class EwaldSource(PymatgenSource):
         self._guesses: dict[str, dict[str, float]] = {}
 
     def prepare(self, structure: Structure) -> Structure:
+        _check_no_coincident_sites(structure)
         return oxidation.decorated(structure, self.oxidation_states, self._guesses)
 
     def summation(self, structure: Structure):
@@ -111,21 +113,35 @@ class EwaldSource(PymatgenSource):
         opts = self.options
         return EwaldSummation(
             structure, real_space_cut=opts["real_space_cut"], recip_space_cut=opts["recip_space_cut"],
-            eta=opts["eta"], acc_factor=float(opts["acc_factor"]), compute_forces="forces" in self.outputs,
+            eta=opts["eta"], acc_factor=float(opts["acc_factor"]), compute_forces=self.forces,
         )
 
     def compute(self, structure: Structure) -> np.ndarray:
-        if self.n_atoms is not None and "forces" in self.outputs and len(structure) != self.n_atoms:
+        if self.forces and len(structure) != self.n_atoms:
             raise ValueError(f"the structure has {len(structure)} sites, the option n_atoms says {self.n_atoms}")
+        if self._mapping.kind in ("positions", "frac_positions"):
+            # a lattice input keeps the (checked) fractional coordinates and cannot make two
+            # sites meet; positions can
+            _check_no_coincident_sites(structure)
         ewald = self.summation(structure)
         parts = []
         for o in self.outputs:
             if o == "energy":
-                parts.append([ewald.total_energy])
+                parts.append(ewald.total_energy)
             elif o == "energy_per_atom":
-                parts.append([ewald.total_energy / len(structure)])
+                parts.append(ewald.total_energy / len(structure))
             elif o == "forces":
-                parts.append(np.asarray(ewald.forces).reshape(-1))
+                parts.extend(np.asarray(ewald.forces).reshape(-1).tolist())
             else:
-                parts.append([getattr(ewald, o)])
-        return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts])
+                parts.append(getattr(ewald, o))
+        return np.array(parts, dtype=np.float64)
+
+
+def _check_no_coincident_sites(structure: Structure) -> None:
+    """Two ions on one point have no finite Coulomb energy, but pymatgen drops every pair
+    closer than 1e-8 Å as a self-interaction and returns a finite number; refuse instead."""
+    d = structure.distance_matrix
+    np.fill_diagonal(d, np.inf)
+    if d.size and d.min() < 1e-8:
+        i, j = np.unravel_index(np.argmin(d), d.shape)
+        raise ValueError(f"sites {i} and {j} sit on the same point; their Coulomb energy is infinite")

@@ -3,7 +3,8 @@
 Three ways, in this order: the ``oxidation_states`` option ({"Na": 1, "Cl": -1}) wins;
 otherwise a structure whose species already carry oxidation states keeps them; otherwise
 pymatgen guesses them from the composition (``Composition.oxi_state_guesses``, the guess
-``Structure.add_oxidation_state_by_guess`` uses). The guess costs seconds, so it is cached
+``Structure.add_oxidation_state_by_guess`` uses). A guess of zero charge everywhere (what
+pymatgen offers for a metal) is refused: the energy would be a silent 0. The guess costs seconds, so it is cached
 per composition: zoo asks for the same structure hundreds of times.
 """
 
@@ -68,5 +69,8 @@ def decorated(
     if not guess:
         raise ValueError(f"pymatgen finds no charge-balanced oxidation states for {formula}; "
                          f"pass the option oxidation_states={{...}}")
+    if not any(guess.values()):  # pymatgen's guess for a metal or an element: all zero
+        raise ValueError(f"pymatgen guesses zero charge on every ion of {formula} (a metal?); "
+                         f"pass the option oxidation_states={{...}} if it is meant to be ionic")
     s.add_oxidation_state_by_element(guess)
     return s

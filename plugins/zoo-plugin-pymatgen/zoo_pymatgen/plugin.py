@@ -20,8 +20,7 @@ def register_knowledge_sources(register):
 
 @zoo.hookimpl
 def register_tasks(register):
-    from .bvs_lattice import RocksaltBVSLattice
-    from .lattice_energy import RocksaltLatticeEnergy
+    from .rocksalt_tasks import RocksaltBVSLattice, RocksaltLatticeEnergy
     from .xrd_lattice import XRDLattice
 
     register(XRDLattice)

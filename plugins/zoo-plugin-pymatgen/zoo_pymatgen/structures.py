@@ -14,6 +14,7 @@ ASE is not a dependency of the plugin).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +26,11 @@ from zoo import ConfigError, SKSError, Spec
 
 VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
 
-#: A row sets the changed part of ``work`` completely from ``ref`` (the untouched context),
-#: so one scratch copy per context serves every row of a call.
-Apply = Callable[[Structure, Structure, np.ndarray], None]
+#: A row sets the changed part of ``work`` completely from ``ref``, the context's (immutable)
+#: Lattice, and the row: lattice inputs set the lattice and keep the fractional coordinates,
+#: position inputs set the coordinates and keep the lattice. So one scratch copy per
+#: context serves every row, whatever rows came before.
+Apply = Callable[[Lattice, Structure, np.ndarray], None]
 
 
 @dataclass(frozen=True)
@@ -58,16 +61,18 @@ def checked_lattice(matrix: np.ndarray) -> Lattice:
     back NaN instead, so the caller can see it failed.
     """
     matrix = np.asarray(matrix, dtype=np.float64)
-    if not np.all(np.isfinite(matrix)):
+    # plain floats: numpy's det/norm/cross cost more than a small Ewald sum's bookkeeping
+    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = matrix.tolist()
+    if not all(math.isfinite(v) for v in (ax, ay, az, bx, by, bz, cx, cy, cz)):
         raise ValueError("the lattice has non-finite entries")
-    lengths = np.linalg.norm(matrix, axis=1)
-    volume = abs(np.linalg.det(matrix))
-    if np.any(lengths <= 0) or volume <= 1e-6 * np.prod(lengths):
+    volume = abs(ax * (by * cz - bz * cy) - ay * (bx * cz - bz * cx) + az * (bx * cy - by * cx))
+    lengths = math.hypot(ax, ay, az) * math.hypot(bx, by, bz) * math.hypot(cx, cy, cz)
+    if not volume > 1e-6 * lengths:
         raise ValueError(f"the lattice is degenerate (volume {volume:.3g} Å^3)")
     return Lattice(matrix)
 
 
-def _lattice(ref: Structure, work: Structure, row: np.ndarray) -> None:
+def _lattice(ref: Lattice, work: Structure, row: np.ndarray) -> None:
     a, b, c, alpha, beta, gamma = row
     if min(a, b, c) <= 0:
         raise ValueError(f"lattice lengths must be positive, got {a, b, c}")
@@ -79,35 +84,37 @@ def _lattice(ref: Structure, work: Structure, row: np.ndarray) -> None:
     work.lattice = checked_lattice(Lattice.from_parameters(a, b, c, alpha, beta, gamma).matrix)
 
 
-def _scale_rows(ref: Structure, work: Structure, factors: np.ndarray) -> None:
-    work.lattice = checked_lattice(ref.lattice.matrix * np.asarray(factors)[:, None])
+def _scale_rows(ref: Lattice, work: Structure, factors: np.ndarray | float) -> None:
+    # a scalar scales every vector; an array of three scales each (row) vector
+    f = factors if np.isscalar(factors) else np.asarray(factors)[:, None]
+    work.lattice = checked_lattice(ref.matrix * f)
 
 
-def _lattice_abc(ref: Structure, work: Structure, row: np.ndarray) -> None:
+def _lattice_abc(ref: Lattice, work: Structure, row: np.ndarray) -> None:
     # scaling each lattice vector keeps the angles and the orientation exactly
-    _scale_rows(ref, work, row / np.asarray(ref.lattice.abc))
+    _scale_rows(ref, work, row / np.asarray(ref.abc))
 
 
-def _lattice_ac(ref: Structure, work: Structure, row: np.ndarray) -> None:
-    a0, _, c0 = ref.lattice.abc
+def _lattice_ac(ref: Lattice, work: Structure, row: np.ndarray) -> None:
+    a0, _, c0 = ref.abc
     f_a, f_c = row[0] / a0, row[1] / c0
     _scale_rows(ref, work, np.array([f_a, f_a, f_c]))
 
 
-def _lattice_constant(ref: Structure, work: Structure, row: np.ndarray) -> None:
-    _scale_rows(ref, work, np.full(3, row[0] / ref.lattice.a))
+def _lattice_constant(ref: Lattice, work: Structure, row: np.ndarray) -> None:
+    _scale_rows(ref, work, float(row[0]) / ref.a)
 
 
-def _scale(ref: Structure, work: Structure, row: np.ndarray) -> None:
-    _scale_rows(ref, work, np.full(3, row[0]))
+def _scale(ref: Lattice, work: Structure, row: np.ndarray) -> None:
+    _scale_rows(ref, work, float(row[0]))
 
 
-def _strain(ref: Structure, work: Structure, row: np.ndarray) -> None:
+def _strain(ref: Lattice, work: Structure, row: np.ndarray) -> None:
     # Voigt engineering strain (e_xx, e_yy, e_zz, g_yz, g_xz, g_xy), as zoo-plugin-ase applies
     # it to an ASE cell (rows are lattice vectors in both libraries): dE/de = V * sigma
     exx, eyy, ezz, gyz, gxz, gxy = row
     eps = np.array([[exx, gxy / 2, gxz / 2], [gxy / 2, eyy, gyz / 2], [gxz / 2, gyz / 2, ezz]])
-    work.lattice = checked_lattice(ref.lattice.matrix @ (np.eye(3) + eps))
+    work.lattice = checked_lattice(ref.matrix @ (np.eye(3) + eps))
 
 
 def _set_frac(work: Structure, frac: np.ndarray) -> None:
@@ -117,18 +124,20 @@ def _set_frac(work: Structure, frac: np.ndarray) -> None:
         site.frac_coords = f
 
 
-def _frac_positions(ref: Structure, work: Structure, row: np.ndarray) -> None:
+def _frac_positions(ref: Lattice, work: Structure, row: np.ndarray) -> None:
     _set_frac(work, row.reshape(-1, 3))
 
 
-def _positions(ref: Structure, work: Structure, row: np.ndarray) -> None:
-    cart = row.reshape(-1, 3)
-    _set_frac(work, ref.lattice.get_fractional_coords(cart))
+def _positions(ref: Lattice, work: Structure, row: np.ndarray) -> None:
+    _set_frac(work, ref.get_fractional_coords(row.reshape(-1, 3)))
 
 
-#: lattice lengths (Å) and angles (degrees) the defaults allow: wide enough for any small
-#: cell, narrow enough that an XRD pattern at the bound has few thousand reflections
-LENGTH, ANGLE = (1.5, 15.0), (30.0, 150.0)
+#: lattice lengths (Å) and angles (degrees) the defaults allow: lengths wide enough for any
+#: small cell, narrow enough that an XRD pattern at the bound has a few thousand
+#: reflections; every angle triple in [60, 115]^3 closes a cell (any two sum to more than
+#: the third, all three to less than 360), so no query inside the box is degenerate. Pass
+#: ``upper`` for hexagonal gamma = 120 (or use ``lattice_abc``, which keeps the angles).
+LENGTH, ANGLE = (1.5, 15.0), (60.0, 115.0)
 
 
 def input_mapping(kind: str, n_atoms: int | None = None) -> InputMapping:
@@ -204,3 +213,44 @@ def read_structure(path: str) -> Structure:
         raise ConfigError(f"structure file {path!r} does not exist") from None
     except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
         raise ConfigError(f"cannot read structure file {path!r} with pymatgen: {exc}") from None
+
+
+def fingerprint(ctx: Any) -> tuple:
+    """What a context's result depends on, cheaply: cell, coordinates and species.
+
+    Caches key prepared structures by context object and check this, so an object changed
+    in place between calls (or a new object at a recycled ``id``) is never served stale.
+    Site properties are not watched (reading them costs more than the rest): a context whose
+    site properties change must be passed as a new object.
+    """
+    if isinstance(ctx, IStructure):  # Structure too
+        # pymatgen's Compositions are immutable, so the site's own objects stand for its
+        # species (tuple equality checks identity first: ~3 µs, against 40 for their strings)
+        return (type(ctx).__name__, ctx.lattice.matrix.tobytes(),
+                b"".join(site.frac_coords.tobytes() for site in ctx),
+                tuple(site.species for site in ctx), ctx.charge)
+    if type(ctx).__module__.split(".")[0] == "ase" and type(ctx).__name__ == "Atoms":
+        return ("Atoms", ctx.cell.array.tobytes(), ctx.positions.tobytes(), ctx.numbers.tobytes(),
+                ctx.pbc.tobytes(), ctx.get_initial_charges().tobytes(), ctx.get_initial_magnetic_moments().tobytes())
+    return (type(ctx).__name__, id(ctx))
+
+
+def context_bytes(ctx: Any) -> bytes:
+    """Canonical bytes of a context for zoo's evaluation cache: what the result depends on.
+
+    Two contexts with the same cell, coordinates, species (oxidation states included),
+    charge and site properties get the same bytes, whatever object holds them; cheaper and
+    steadier than pickling the object (pickles carry incidental state).
+    """
+    import pickle
+
+    if isinstance(ctx, IStructure):
+        parts = [b"Structure", ctx.lattice.matrix.tobytes(), ctx.frac_coords.tobytes(),
+                 "|".join(site.species_string for site in ctx).encode(), repr(ctx.charge).encode()]
+        props = ctx.site_properties
+        if props:  # e.g. U_cif displacements, which XRDCalculator reads
+            parts.append(pickle.dumps(sorted(props.items()), protocol=4))
+        return b"\0".join(parts)
+    if type(ctx).__module__.split(".")[0] == "ase" and type(ctx).__name__ == "Atoms":
+        return b"\0".join([b"Atoms", *(bytes(v) for v in fingerprint(ctx)[1:])])
+    return pickle.dumps(ctx, protocol=4)
