@@ -330,6 +330,15 @@ class Run:
     def execute(self, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
         cfg = self.config
         t0 = time.perf_counter()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(cfg.threads)
+        try:
+            return self._execute(progress, echo, t0)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _execute(self, progress: bool, echo: Callable[[str], None], t0: float) -> dict[str, Any]:
+        cfg = self.config
         sks = self.prepare()
         cache = self.build_cache()
         results = []
