@@ -174,8 +174,3 @@ class Evaluator:
                 failed.extend(idx[~ok])
         return np.array(failed, dtype=int), np.array(isolate, dtype=int)
 
-
-def default_evaluator(executor: Executor | str = "serial") -> Evaluator:
-    from . import registry
-
-    return Evaluator(registry.executor(executor) if isinstance(executor, str) else executor)

@@ -515,15 +515,15 @@ def dry_run(*layers: dict[str, Any]) -> dict[str, Any]:
     task.setup(sks, config.seed)
     estimator = run.build_estimator()
     rows = probe_rows(task, sks)
-    per_sample = estimator.queries_per_sample(len(sks.input_spec))
-    per_step = rows * (1 + per_sample)
+    full_zo = config.mode == "full-zo" or bool(getattr(estimator, "full_zo", False))
+    per_step = run.step_cost(sks, estimator, task.make_model() if full_zo else None)
     return {
         "sks": config.sks,
         "task": config.task,
         "estimator": config.estimator,
         "steps": config.steps,
         "rows_per_step": rows,
-        "queries_per_row": 1 + per_sample,
+        "queries_per_row": per_step // max(rows, 1),
         "queries_per_step": per_step,
         "queries": per_step * config.steps,
         "budget": config.budget or None,
