@@ -122,7 +122,7 @@ def test_generated_script_holds_only_expected_commands(tmp_path):
     """The pure script writer, inspected line by line: every line starts with one of the
     commands zoo writes, no line holds $, &, ;, # or a quote except zoo's own fixed
     thermo format, and the element names are the checked ones."""
-    model = pair_model("lj/cut 5.0", None, ["1 1 0.0104 3.4", "1 2 0.01 3.3"], None, None, None, True, ())
+    model = pair_model("lj/cut 5.0", None, ["1 1 0.0104 3.4", "1 2 0.01 3.3"], {}, None, None, True, ())
     cells = np.eye(3)[None] * 5.3
     pos = np.array([[[0, 0, 0], [2.65, 2.65, 0]]], dtype=float)
     frames, ok = lammps_frames(cells, pos)

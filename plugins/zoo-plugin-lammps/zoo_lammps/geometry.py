@@ -3,8 +3,8 @@
 The input kinds mirror zoo-plugin-ase (``zoo_ase/mapping.py``) so that a task can switch
 between the two SKS: ``lattice_constant`` (Å), ``scale``, ``strain`` (Voigt, engineering
 shear, cell' = cell @ (I + eps), atoms follow the cell) and ``positions`` (Å). Pair
-parameters (``epsilon``, ``sigma`` of ``lj/cut``) are inputs too, so a model can predict a
-potential.
+parameters (Lennard-Jones ``epsilon``, ``sigma``; Morse ``D0``, ``alpha``, ``r0``) are
+inputs too, so a model can predict a potential.
 
 LAMMPS wants the cell as a = (lx, 0, 0), b = (xy, ly, 0), c = (xz, yz, lz) with small tilts.
 :func:`lammps_frame` rotates (or, for a left-handed cell, reflects) any cell into that form
@@ -41,7 +41,9 @@ class InputKind:
 
 
 GEOMETRY = ("lattice_constant", "scale", "strain", "positions")
-PAIR_PARAMETERS = ("epsilon", "sigma")
+LJ_PARAMETERS = ("epsilon", "sigma")
+MORSE_PARAMETERS = ("D0", "alpha", "r0")
+PAIR_PARAMETERS = LJ_PARAMETERS + MORSE_PARAMETERS
 INPUTS = GEOMETRY + PAIR_PARAMETERS
 
 
@@ -62,6 +64,12 @@ def input_kind(kind: str, n_atoms: int | None = None) -> InputKind:
         return InputKind(kind, ("epsilon",), 1e-3, 1.0, "eV")
     if kind == "sigma":
         return InputKind(kind, ("sigma",), 1.0, 5.0, "Å")
+    if kind == "D0":
+        return InputKind(kind, ("D0",), 1e-3, 5.0, "eV")
+    if kind == "alpha":
+        return InputKind(kind, ("alpha",), 0.3, 5.0, "1/Å")
+    if kind == "r0":
+        return InputKind(kind, ("r0",), 1.0, 6.0, "Å")
     raise ConfigError(f"unknown inputs {kind!r}; choose from {', '.join(INPUTS)}")
 
 

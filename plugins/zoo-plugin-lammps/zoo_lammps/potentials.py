@@ -11,7 +11,9 @@ types (element names, type i = ``types[i-1]``):
 
 * ``eam`` (funcfl, one file per element, e.g. ``Cu_u3.eam``; LAMMPS mixes cross terms),
 * ``eam/alloy`` and ``eam/fs`` (one setfl file naming its elements),
-* ``lj/cut`` (one epsilon, sigma, cutoff for every pair; parameters may be model inputs),
+* ``lj/cut`` and ``lj/smooth/linear`` (one epsilon, sigma, cutoff for every pair),
+  ``morse`` and ``morse/smooth/linear`` (one D0, alpha, r0, cutoff); their parameters may
+  be model inputs,
 * any other style passed through as checked tokens (:mod:`zoo_lammps.safety`).
 """
 
@@ -207,24 +209,31 @@ class EamSetfl(PairModel):
 
 @dataclass
 class LennardJones(PairModel):
-    """``pair_style lj/cut``, one (epsilon, sigma, cutoff) for all pairs.
+    """``pair_style lj/cut`` or ``lj/smooth/linear``, one (epsilon, sigma, cutoff) for all pairs.
 
-    ``cutoff`` None means 3 sigma (ASE's LennardJones default). ``shift`` shifts the pair
-    energy to zero at the cutoff (``pair_modify shift yes``), as ASE's LennardJones does
-    with its default ``smooth=False``.
+    ``cutoff`` None means ``cutoff_scale`` sigma (default 3 sigma, ASE's LennardJones
+    default). With ``lj/cut``, ``shift``
+    shifts the pair energy to zero at the cutoff (``pair_modify shift yes``), as ASE's
+    LennardJones does with its default ``smooth=False``; the force still jumps there, so
+    the pressure jumps whenever a neighbour shell crosses the cutoff. ``lj/smooth/linear``
+    (force-shifted: energy and force both go to zero at the cutoff) keeps the pressure
+    continuous in the lattice constant and in sigma, which finite-difference gradients
+    need when the cutoff moves with sigma; ``shift`` does not apply to it.
     """
 
     epsilon: float | None = None
     sigma: float | None = None
     cutoff: float | None = None
     shift: bool = True
+    #: cutoff in units of sigma when ``cutoff`` is None
+    cutoff_scale: float = 3.0
 
     def values(self, row: dict[str, float] | None) -> tuple[float, float, float] | None:
         """(epsilon, sigma, cutoff) for a row, or None if they are not physical."""
         row = row or {}
         eps = row.get("epsilon", self.epsilon)
         sig = row.get("sigma", self.sigma)
-        cut = self.cutoff if self.cutoff is not None else 3.0 * sig
+        cut = self.cutoff if self.cutoff is not None else self.cutoff_scale * sig
         ok = all(v == v and abs(v) < float("inf") for v in (eps, sig, cut))
         if not ok or sig <= 0 or eps < 0 or cut <= 0:
             return None
@@ -232,15 +241,58 @@ class LennardJones(PairModel):
 
     def lines(self, types, link, values=None):
         eps, sig, cut = self.values(values)
-        out = [f"pair_style lj/cut {safety.fmt(cut)}"]
+        out = [f"pair_style {self.style} {safety.fmt(cut)}"]
         out += self.row_lines(types, values)
-        if self.shift:
+        if self.shift and self.style == "lj/cut":
             out.append("pair_modify shift yes")
         return out
 
     def row_lines(self, types, values):
         eps, sig, cut = self.values(values)
         return [f"pair_coeff * * {safety.fmt(eps)} {safety.fmt(sig)} {safety.fmt(cut)}"]
+
+
+@dataclass
+class Morse(PairModel):
+    """``pair_style morse`` or ``morse/smooth/linear``: E = D0 [e^(-2 alpha (r - r0)) -
+    2 e^(-alpha (r - r0))], one (D0, alpha, r0) for all pairs.
+
+    ``cutoff`` None means ``cutoff_scale`` r0 (default 2.7 r0, ASE's MorsePotential outer
+    cutoff). ASE writes the same potential with rho0 = alpha r0 and epsilon = D0.
+    ``morse/smooth/linear`` is force-shifted (continuous pressure as shells cross a
+    cutoff that moves with r0); ``shift`` applies to ``morse`` only.
+    """
+
+    D0: float | None = None
+    alpha: float | None = None
+    r0: float | None = None
+    cutoff: float | None = None
+    cutoff_scale: float = 2.7
+    shift: bool = True
+
+    def values(self, row: dict[str, float] | None) -> tuple[float, float, float, float] | None:
+        """(D0, alpha, r0, cutoff) for a row, or None if they are not physical."""
+        row = row or {}
+        d0 = row.get("D0", self.D0)
+        alpha = row.get("alpha", self.alpha)
+        r0 = row.get("r0", self.r0)
+        cut = self.cutoff if self.cutoff is not None else self.cutoff_scale * r0
+        if not all(v == v and abs(v) < float("inf") for v in (d0, alpha, r0, cut)):
+            return None
+        if d0 < 0 or alpha <= 0 or r0 <= 0 or cut <= 0:
+            return None
+        return d0, alpha, r0, cut
+
+    def lines(self, types, link, values=None):
+        cut = self.values(values)[3]
+        out = [f"pair_style {self.style} {safety.fmt(cut)}"]
+        out += self.row_lines(types, values)
+        if self.shift and self.style == "morse":
+            out.append("pair_modify shift yes")
+        return out
+
+    def row_lines(self, types, values):
+        return ["pair_coeff * * " + " ".join(safety.fmt(v) for v in self.values(values))]
 
 
 @dataclass
@@ -277,32 +329,42 @@ def _is_number(tok: str) -> bool:
     return True
 
 
-BUILTIN = ("eam", "eam/alloy", "eam/fs", "lj/cut")
+LENNARD_JONES = ("lj/cut", "lj/smooth/linear")
+MORSE = ("morse", "morse/smooth/linear")
+BUILTIN = ("eam", "eam/alloy", "eam/fs", *LENNARD_JONES, *MORSE)
+#: the parameters each parametric family takes (as options or as model inputs)
+FAMILY_PARAMETERS = {LENNARD_JONES: ("epsilon", "sigma"), MORSE: ("D0", "alpha", "r0")}
 
 
 def pair_model(
     pair_style: Any,
     potential: Any,
     pair_coeff: Any,
-    epsilon: Any,
-    sigma: Any,
+    parameters: dict[str, Any],
     cutoff: Any,
+    cutoff_scale: Any,
     shift: Any,
     params: tuple[str, ...],
 ) -> PairModel:
-    """Check the pair options and build the model (ConfigError on anything wrong)."""
+    """Check the pair options and build the model (ConfigError on anything wrong).
+
+    ``parameters`` holds the pair-parameter options (epsilon, sigma, D0, alpha, r0; None
+    when not given); ``params`` names those that are model inputs instead.
+    """
     style_tokens = safety.tokens(pair_style, "pair_style")
-    lj_options = {"epsilon": epsilon, "sigma": sigma, "cutoff": cutoff}
+    given = {k: v for k, v in parameters.items() if v is not None}
+    extras = {**given, "cutoff": cutoff, "cutoff_scale": cutoff_scale}
     if pair_coeff is not None:
         lines = [pair_coeff] if isinstance(pair_coeff, str) else list(pair_coeff)
         if not lines:
             raise ConfigError("pair_coeff is empty; give one or more pair_coeff lines")
         coeffs = [safety.tokens(line, "pair_coeff") for line in lines]
-        _no_extras(f"pair_style {' '.join(style_tokens)} with pair_coeff", potential=potential, **lj_options)
+        _no_extras(f"pair_style {' '.join(style_tokens)} with pair_coeff", potential=potential, **extras)
         if params:
             raise ConfigError(
-                f"inputs {list(params)} need pair_style='lj/cut' without pair_coeff; a "
-                f"passed-through pair_style has no model-controlled parameters"
+                f"inputs {list(params)} need a built-in parametric pair_style "
+                f"({', '.join(LENNARD_JONES + MORSE)}) without pair_coeff; a passed-through "
+                f"pair_style has no model-controlled parameters"
             )
         model = PassThrough("passthrough", style_tokens=style_tokens, coeff_tokens=coeffs)
         for tok in [*style_tokens, *(t for line in coeffs for t in line)]:
@@ -314,35 +376,60 @@ def pair_model(
             f"pair_style {style!r} is not built in ({', '.join(BUILTIN)}); pass it through "
             f"with pair_coeff='...' (and elements=[...] to fix the atom types)"
         )
-    if params and style != "lj/cut":
-        raise ConfigError(f"inputs {list(params)} are lj/cut parameters; pair_style is {style!r}")
-    if style == "eam":
-        _no_extras("pair_style eam", **lj_options)
-        return EamFuncfl.from_option(potential)
-    if style in ("eam/alloy", "eam/fs"):
-        _no_extras(f"pair_style {style}", **lj_options)
+    family = next((f for f in FAMILY_PARAMETERS if style in f), None)
+    names = FAMILY_PARAMETERS.get(family, ())
+    wrong = [p for p in params if p not in names]
+    if wrong:
+        owner = next(f for f, ps in FAMILY_PARAMETERS.items() if wrong[0] in ps)
+        raise ConfigError(
+            f"inputs {wrong} are parameters of {' or '.join(owner)}; pair_style is {style!r}"
+            + (f" (its parameters: {', '.join(names)})" if names else "")
+        )
+    if family is None:  # EAM
+        _no_extras(f"pair_style {style}", **extras)
+        if style == "eam":
+            return EamFuncfl.from_option(potential)
         if not isinstance(potential, str):
             raise ConfigError(f"pair_style {style} needs potential='FILE' (one setfl file)")
         setfl_elements(find_potential(potential))
         return EamSetfl(style, file=potential)
-    _no_extras("pair_style lj/cut", potential=potential)
+    _no_extras(f"pair_style {style}", potential=potential,
+               **{k: v for k, v in given.items() if k not in names})
     values = {}
-    for key in ("epsilon", "sigma"):
+    for key in names:
         if key in params:
-            if lj_options[key] is not None:
+            if key in given:
                 raise ConfigError(f"{key} is an input; do not also give the option {key}")
             continue
-        if lj_options[key] is None:
-            raise ConfigError(f"pair_style lj/cut needs {key}=... (or inputs including {key!r})")
-        values[key] = safety.number(lj_options[key], key)
+        if key not in given:
+            raise ConfigError(f"pair_style {style} needs {key}=... (or inputs including {key!r})")
+        values[key] = safety.number(given[key], key)
     cut = None if cutoff is None else safety.number(cutoff, "cutoff")
-    if values.get("sigma", 1.0) <= 0 or values.get("epsilon", 0.0) < 0 or (cut is not None and cut <= 0):
-        raise ConfigError("lj/cut needs sigma > 0, epsilon >= 0 and cutoff > 0")
+    if cut is not None and cut <= 0:
+        raise ConfigError(f"cutoff must be > 0 Å, got {cut}")
+    if cutoff_scale is not None:
+        if cut is not None:
+            raise ConfigError("give cutoff (Å) or cutoff_scale (in units of sigma or r0), not both")
+        cutoff_scale = safety.number(cutoff_scale, "cutoff_scale")
+        if cutoff_scale <= 0:
+            raise ConfigError(f"cutoff_scale must be > 0, got {cutoff_scale}")
     if not isinstance(shift, bool):
         raise ConfigError(f"shift must be true or false, got {shift!r}")
-    return LennardJones(
-        "lj/cut", params=params, epsilon=values.get("epsilon"), sigma=values.get("sigma"),
-        cutoff=cut, shift=shift,
+    if family is LENNARD_JONES:
+        if values.get("sigma", 1.0) <= 0 or values.get("epsilon", 0.0) < 0:
+            raise ConfigError(f"{style} needs sigma > 0 and epsilon >= 0")
+        model: PairModel = LennardJones(
+            style, params=params, epsilon=values.get("epsilon"), sigma=values.get("sigma"),
+            cutoff=cut, shift=shift,
+        )
+        if cutoff_scale is not None:
+            model.cutoff_scale = cutoff_scale
+        return model
+    if values.get("D0", 0.0) < 0 or values.get("alpha", 1.0) <= 0 or values.get("r0", 1.0) <= 0:
+        raise ConfigError(f"{style} needs D0 >= 0, alpha > 0 and r0 > 0")
+    return Morse(
+        style, params=params, D0=values.get("D0"), alpha=values.get("alpha"), r0=values.get("r0"),
+        cutoff=cut, cutoff_scale=2.7 if cutoff_scale is None else cutoff_scale, shift=shift,
     )
 
 

