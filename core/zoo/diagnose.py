@@ -419,6 +419,7 @@ def run_command(
     """What ``zoo diagnose`` does: build the SKS and task, take its sample inputs, diagnose."""
     from . import registry
     from .config import parse_option
+    from .tasks import sks_options_for
 
     sks_cls = registry.get("sks", sks_name).cls
     task_name = task_name or getattr(sks_cls, "default_task", None)
@@ -428,7 +429,7 @@ def run_command(
             f"sample_inputs: give --task NAME (zoo list tasks)"
         )
     task = registry.task(task_name, **dict(parse_option(o) for o in task_opts))
-    options = {**task.sks_options(), **dict(parse_option(o) for o in sks_opts)}
+    options = {**sks_options_for(task, sks_name), **dict(parse_option(o) for o in sks_opts)}
     sks = registry.knowledge_source(sks_name, **options)
     task.setup(sks, seed)
     try:

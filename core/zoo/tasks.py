@@ -9,6 +9,7 @@ bought.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import torch
@@ -32,8 +33,14 @@ class Task:
     #: units of the test metrics, shown in the comparison table
     metric_units: ClassVar[dict[str, str]] = {}
 
-    def sks_options(self) -> dict[str, Any]:
-        """Options the task needs from its knowledge source (the config can add more)."""
+    def sks_options(self, sks: str | None = None) -> dict[str, Any]:
+        """Options the task needs from its knowledge source (the config can add more).
+
+        ``sks`` is the name of the knowledge source the run uses, so one task can ask
+        different codes for the same thing (``lj-alloy-eos`` gives LAMMPS a pair style and
+        ASE a smooth cutoff). Like a pluggy hook argument it is optional: a task whose
+        ``sks_options(self)`` takes no argument is called without it.
+        """
         return {}
 
     def setup(self, sks: KnowledgeSource, seed: int) -> None:
@@ -67,3 +74,14 @@ class Task:
     def describe_data(self) -> dict[str, Any]:
         """Sizes and provenance of the data, for the summary."""
         return {}
+
+
+def sks_options_for(task: Task, sks: str) -> dict[str, Any]:
+    """``task.sks_options`` for the knowledge source ``sks``, passing the name only to a
+    method that declares a parameter for it (older tasks define ``sks_options(self)``)."""
+    method = task.sks_options
+    try:
+        takes_name = bool(inspect.signature(method).parameters)
+    except (TypeError, ValueError):  # a builtin or C-implemented callable
+        takes_name = False
+    return dict(method(sks) if takes_name else method())

@@ -31,6 +31,7 @@ from .config import RunConfig, read_toml, resolve
 from .errors import ConfigError, SKSError, ZooError
 from .evaluation import EvaluationStats, FailurePolicy
 from .layer import SKSLayer
+from .tasks import sks_options_for
 
 COUPLED, DATA_ONLY = "sks-coupled", "data-only"
 
@@ -90,7 +91,7 @@ class Run:
 
     # -- set-up -----------------------------------------------------------------------
     def build_sks(self):
-        options = {**self.task.sks_options(), **self.config.sks_options}
+        options = {**sks_options_for(self.task, self.config.sks), **self.config.sks_options}
         return registry.knowledge_source(self.config.sks, **options)
 
     def build_estimator(self):
