@@ -14,6 +14,12 @@ constants. They are computed at set-up, deterministically (about 0.2 s per 16 EM
 ``strains`` (default -3, 0, +3 %) for training and testing, ``extrapolation_strains``
 (default +-6 %) for testing only.
 
+The pair-potential code is ASE's (``ase-lj``, ``ase-morse``) or LAMMPS (``--sks lammps``
+with zoo-plugin-lammps: ``lj/smooth/linear`` or ``morse/smooth/linear``, every batch of a
+step in one ``lmp`` process); :meth:`sks_options` asks each for the same potential, and
+Morse rows go to LAMMPS in its own parameters (D0, alpha = rho0 / r0, r0). The two codes
+smooth the cutoff differently, so their fitted parameters differ a little.
+
 * SKS-coupled model: an MLP maps the composition (6 fractions) to parameters
   ``p = p_ref * exp(scale * raw)``, where ``p_ref`` puts the potential's equilibrium
   lattice constant at ``a_V`` (length = a_V / (a0/length of the potential)) and the
@@ -85,6 +91,21 @@ class _AlloyPairPotentialEOS(zoo.Task):
     raw_scales: ClassVar[dict[str, float]] = {}
     #: the SKS options besides inputs/outputs (cutoff choices, bounds)
     potential_options: ClassVar[dict[str, Any]] = {}
+    #: the options that ask zoo-plugin-lammps's ``lammps`` for the same potential, or
+    #: None where this task has no LAMMPS form; ``lammps_inputs`` are its input names
+    #: (LAMMPS's own parametrisation), filled from ours by :meth:`to_lammps`
+    lammps_options: ClassVar[dict[str, Any] | None] = None
+    lammps_inputs: ClassVar[tuple[str, ...]] = ()
+    #: where LAMMPS's form of the potential starts (its cutoff differs, so its fcc a0 per
+    #: length and bulk modulus per energy do): overrides of ``lattice_per_length`` and of
+    #: ``reference_parameters`` (in our parameters)
+    lammps_lattice_per_length: ClassVar[float | None] = None
+    lammps_reference_parameters: ClassVar[dict[str, float]] = {}
+
+    @staticmethod
+    def to_lammps(params):
+        """Our parameters (n, d) as LAMMPS's (torch or numpy, differentiable)."""
+        return params
 
     defaults = {
         "estimator": "cge",
@@ -124,7 +145,11 @@ class _AlloyPairPotentialEOS(zoo.Task):
         self.scale, self.hidden, self.split_seed = float(pressure_scale), hidden, split_seed
         self.names = tuple(self.reference_parameters)
 
-    def sks_options(self) -> dict[str, Any]:
+    def sks_options(self, sks: str | None = None) -> dict[str, Any]:
+        if sks == "lammps":
+            if self.lammps_options is None:
+                raise ConfigError(f"{self.name} has no LAMMPS form; use --sks {self.default_sks}")
+            return {"inputs": list(self.lammps_inputs), "outputs": ["pressure"], **self.lammps_options}
         return {
             "inputs": "parameters",
             "parameters": list(self.names),
@@ -135,11 +160,20 @@ class _AlloyPairPotentialEOS(zoo.Task):
     def setup(self, sks, seed: int) -> None:
         from .fcc_lattice import load_dataset
 
-        if sks.input_spec.names != self.names or "pressure" not in sks.output_spec.names:
+        reference, per_length = dict(self.reference_parameters), self.lattice_per_length
+        if sks.input_spec.names == self.names:
+            self.to_sks = lambda params: params
+        elif self.lammps_inputs and sks.input_spec.names == self.lammps_inputs:
+            self.to_sks = self.to_lammps
+            reference.update(self.lammps_reference_parameters)
+            per_length = self.lammps_lattice_per_length or per_length
+        else:
+            self.to_sks = None
+        if self.to_sks is None or "pressure" not in sks.output_spec.names:
             raise ConfigError(
                 f"{self.name} needs an SKS with inputs {list(self.names)} (inputs='parameters') "
-                f"and output 'pressure'; {sks.name} has {list(sks.input_spec.names)} -> "
-                f"{list(sks.output_spec.names)}"
+                f"or, LAMMPS's, {list(self.lammps_inputs)}, and output 'pressure'; {sks.name} "
+                f"has {list(sks.input_spec.names)} -> {list(sks.output_spec.names)}"
             )
         self.sks, self.p_col = sks, sks.output_spec.names.index("pressure")
         data = load_dataset()
@@ -165,9 +199,9 @@ class _AlloyPairPotentialEOS(zoo.Task):
         self.p_test = np.array([p for _, p in test_cells])
         x = torch.tensor(data["fractions"], dtype=torch.float32)
         self.x_lab, self.x_test = x[lab], x[test]
-        ref = np.array([[self.reference_parameters[n] for n in self.names]] * n)
+        ref = np.array([[reference[n] for n in self.names]] * n)
         j = self.names.index(self.length_parameter)
-        ref[:, j] = [vegard_lattice_constant(f) / self.lattice_per_length for f in data["fractions"]]
+        ref[:, j] = [vegard_lattice_constant(f) / per_length for f in data["fractions"]]
         ref = torch.tensor(ref, dtype=torch.float32)
         self.ref_lab, self.ref_test = ref[lab], ref[test]
         self.s_all = torch.tensor(every, dtype=torch.float32)
@@ -193,7 +227,7 @@ class _AlloyPairPotentialEOS(zoo.Task):
         else:
             model.through_sks.fill_(True)
             params = model(self.x_lab[idx], self.ref_lab[idx])
-            rows = params.repeat_interleave(k, dim=0)
+            rows = self.to_sks(params).repeat_interleave(k, dim=0)
             ctx = [self.ctx_lab[i][j] for i in idx.tolist() for j in range(k)]
             pressure = layer(rows, ctx)[:, self.p_col].reshape(b, k)
             metrics = {f"{n}_mean": float(v) for n, v in zip(self.names, params.detach().mean(0))}
@@ -211,7 +245,7 @@ class _AlloyPairPotentialEOS(zoo.Task):
 
     def _predict(self, model) -> np.ndarray:
         if bool(model.through_sks):
-            params = model(self.x_test, self.ref_test).double().numpy()
+            params = self.to_sks(model(self.x_test, self.ref_test).double().numpy())
             params = self.sks.input_spec.clip(params)  # as the layer clamps in training
             m = len(self.s_all)
             rows = np.repeat(params, m, axis=0)
@@ -258,6 +292,18 @@ class LJAlloyEOS(_AlloyPairPotentialEOS):
         "lower": {"epsilon": 0.01, "sigma": 1.5},
         "upper": {"epsilon": 2.0, "sigma": 4.0},
     }
+    # LAMMPS: the force-shifted lj/smooth/linear at rc = 3 sigma (continuous pressure for
+    # the same reason; a different smoothing than ASE's, so the fitted parameters differ a
+    # little: its fcc a0 is 1.551 sigma, B = 67.3 epsilon/sigma^3). The potential is
+    # species-blind, so one atom-type list for every alloy keeps a batch to one set-up
+    lammps_lattice_per_length = 1.551
+    lammps_options = {
+        "pair_style": "lj/smooth/linear",
+        "elements": list(ELEMENTS),
+        "lower": [0.01, 1.5],
+        "upper": [2.0, 4.0],
+    }
+    lammps_inputs = ("epsilon", "sigma")
 
 
 class MorseAlloyEOS(_AlloyPairPotentialEOS):
@@ -282,6 +328,28 @@ class MorseAlloyEOS(_AlloyPairPotentialEOS):
         "lower": {"epsilon": 0.01, "r0": 1.5, "rho0": 1.5},
         "upper": {"epsilon": 3.0, "r0": 4.5, "rho0": 10.0},
     }
+    # LAMMPS: morse/smooth/linear (force-shifted) cut at 2.7 r0 (force-shifting at 2 r0
+    # would tilt the whole well: a0 1.329 r0, B 38.5 epsilon/r0^3), in its own parameters
+    # D0 = epsilon, alpha = rho0 / r0, r0; bounds as above (alpha's from rho0's and r0's).
+    # At rho0 = 3.9 its fcc solid has a0 = 1.272 r0 and B = 54.5 epsilon/r0^3, so it starts
+    # from epsilon = 0.55 eV for the same B ~ 180 GPa
+    lammps_lattice_per_length = 1.272
+    lammps_reference_parameters = {"epsilon": 0.55}
+    lammps_options = {
+        "pair_style": "morse/smooth/linear",
+        "cutoff_scale": 2.7,
+        "elements": list(ELEMENTS),
+        "lower": [0.01, 1.5 / 4.5, 1.5],
+        "upper": [3.0, 10.0 / 1.5, 4.5],
+    }
+    lammps_inputs = ("D0", "alpha", "r0")
+
+    @staticmethod
+    def to_lammps(params):
+        """(epsilon, r0, rho0) -> (D0, alpha, r0)."""
+        eps, r0, rho0 = params[:, 0], params[:, 1], params[:, 2]
+        stack = torch.stack if isinstance(params, torch.Tensor) else np.stack
+        return stack([eps, rho0 / r0, r0], 1)
 
 
 class _PairParameterNet(torch.nn.Module):
