@@ -81,3 +81,12 @@ def test_short_training_through_lammps_lowers_the_loss(tmp_path):
     losses = [r["loss"] for r in rows if "loss" in r]
     assert len(losses) == 20
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3])
+
+
+def test_sample_inputs_are_lammps_rows_that_evaluate(prepared):
+    """What ``zoo diagnose --sks lammps --task ...`` checks estimators at."""
+    task, sks = prepared
+    rows, ctx = task.sample_inputs(3, seed=1)
+    assert rows.shape == (3, len(task.lammps_inputs)) and len(ctx) == 3
+    assert np.all(rows >= sks.input_spec.lower) and np.all(rows <= sks.input_spec.upper)
+    assert np.all(np.isfinite(sks(rows, ctx)))

@@ -238,6 +238,14 @@ class _AlloyPairPotentialEOS(zoo.Task):
         metrics["pressure_rmse"] = float(loss.detach().sqrt()) * self.scale
         return loss, metrics
 
+    def sample_inputs(self, n: int, seed: int = 0) -> tuple[np.ndarray, list]:
+        """``n`` starting-point parameter rows (in the SKS's parameters) of labelled alloys
+        at the strain nearest zero, for ``zoo diagnose``."""
+        idx = np.random.default_rng(seed).integers(0, len(self.x_lab), n)
+        k = int(np.argmin(np.abs(self.strains)))
+        rows = self.to_sks(self.ref_lab[idx].double().numpy())
+        return self.sks.input_spec.clip(rows), [self.ctx_lab[i][k] for i in idx]
+
     def predict(self, model) -> np.ndarray:
         """Test pressures (n_test, strains + extrapolation strains), GPa."""
         with torch.no_grad():
