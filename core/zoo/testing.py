@@ -9,7 +9,8 @@ must pass for zoo to use it safely, in one call::
         sks = zoo.knowledge_source("my-sks")
         check_knowledge_source(sks, inputs=[[1.0], [2.0]], contexts=[atoms1, atoms2])
 
-Each failed check raises ``AssertionError`` saying which rule was broken and why zoo needs it.
+Tasks have one too, :func:`check_task` (its loss must be a function of the model and the
+step). Each failed check raises ``AssertionError`` saying which rule was broken and why zoo needs it.
 No test framework is imported, so the checks run under pytest, unittest or a plain script.
 """
 
@@ -120,6 +121,53 @@ def check_knowledge_source(
         if not (np.allclose(out[0], y[0], rtol=rtol, atol=atol) and np.allclose(out[2], y[0], rtol=rtol, atol=atol)):
             _fail(sks, "a failing row changed the values of the rows around it")
     return y
+
+
+def check_task(task: Any, sks: KnowledgeSource, seed: int = 0, steps: Sequence[int] = (0, 1, 7)) -> dict[str, float]:
+    """Check a task against the rules zoo's training loop relies on; returns its test metrics.
+
+    * ``setup`` then ``make_model`` work with this SKS;
+    * ``loss(model, layer, step)`` is a deterministic function of the model and the step, for
+      the data-only twin (``layer=None``) and the SKS-coupled model: full-ZO training
+      evaluates it several times within one step, and a resumed run must draw the batches
+      the interrupted one would have (draw minibatches from a generator seeded by the step);
+    * the loss is a finite scalar tensor and the metrics a dict of numbers;
+    * ``evaluate(model)`` gives the task's ``primary_metric`` as a finite number.
+    """
+    import torch
+
+    from .layer import SKSLayer
+
+    def fail(message: str) -> None:
+        raise AssertionError(f"{type(task).__name__} ({getattr(task, 'name', '?')!r}): {message}")
+
+    task.setup(sks, seed)
+    torch.manual_seed(seed)
+    model = task.make_model()
+    layer = SKSLayer(sks, "cge", seed=seed)
+    for variant, lay in (("data-only", None), ("sks-coupled", layer)):
+        for step in steps:
+            with torch.no_grad():
+                first, metrics = task.loss(model, lay, step)
+                second, _ = task.loss(model, lay, step)
+            if not isinstance(first, torch.Tensor) or first.numel() != 1:
+                fail(f"{variant} loss at step {step} is not a scalar tensor: {first!r}")
+            if not torch.isfinite(first):
+                fail(f"{variant} loss at step {step} is {float(first)}")
+            if not isinstance(metrics, dict) or not all(isinstance(v, (int, float)) for v in metrics.values()):
+                fail(f"{variant} metrics at step {step} must be a dict of numbers, got {metrics!r}")
+            if float(first) != float(second):
+                fail(
+                    f"{variant} loss at step {step} changed between two calls with the same model "
+                    f"({float(first)!r} then {float(second)!r}); draw minibatches from a generator "
+                    f"seeded by the step, e.g. torch.Generator().manual_seed(seed * 1_000_003 + step)"
+                )
+    with torch.no_grad():
+        out = task.evaluate(model)
+    key = getattr(task, "primary_metric", "test_mae")
+    if key not in out or not np.isfinite(out[key]):
+        fail(f"evaluate() must give a finite {key!r} (its primary_metric), got {out!r}")
+    return out
 
 
 class SyntheticSource(KnowledgeSource):

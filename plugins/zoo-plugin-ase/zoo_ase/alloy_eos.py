@@ -205,7 +205,7 @@ class _AlloyPairPotentialEOS(zoo.Task):
         ref = torch.tensor(ref, dtype=torch.float32)
         self.ref_lab, self.ref_test = ref[lab], ref[test]
         self.s_all = torch.tensor(every, dtype=torch.float32)
-        self.batches = torch.Generator().manual_seed(seed)
+        self.seed = seed
         self._sizes = {
             "labelled": len(lab), "test": len(test),
             "strains": self.strains.tolist(), "extrapolation_strains": self.extra.tolist(),
@@ -219,7 +219,10 @@ class _AlloyPairPotentialEOS(zoo.Task):
     def loss(self, model, layer, step):
         k = len(self.strains)
         b = min(self.batch_alloys, len(self.x_lab))
-        idx = torch.randperm(len(self.x_lab), generator=self.batches)[:b]
+        # the minibatch depends only on (seed, step): the loss is a function of the model,
+        # as full-ZO (several evaluations a step) and a resumed run need
+        batches = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        idx = torch.randperm(len(self.x_lab), generator=batches)[:b]
         target = self.p_lab[idx]
         if layer is None:
             pressure = model.direct_pressure(self.x_lab[idx], self.s_all[:k]) * self.scale

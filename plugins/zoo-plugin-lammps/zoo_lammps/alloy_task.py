@@ -129,7 +129,7 @@ class EamAlloyLattice(zoo.Task):
         self.x_unlab, self.x_test, self.a_test = x[unlab], x[test], a0[test]
         self.ctx_unlab = [random_fcc_alloy(data["fractions"][i], int(data["seeds"][i])) for i in unlab]
         self.offset = float(self.a_lab.mean())
-        self.batches = torch.Generator().manual_seed(seed)
+        self.seed = seed
         self._sizes = {"labelled": len(lab), "unlabelled": len(unlab), "test": len(test),
                        "labels": "ASE EMT (relaxed); physics: LAMMPS EAM u3 pressure"}
 
@@ -142,7 +142,10 @@ class EamAlloyLattice(zoo.Task):
         if layer is None:
             return data, metrics
         b = min(self.batch_unlabelled, len(self.x_unlab))
-        idx = torch.randperm(len(self.x_unlab), generator=self.batches)[:b]
+        # the minibatch depends only on (seed, step): the loss is a function of the model,
+        # as full-ZO (several evaluations a step) and a resumed run need
+        batches = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        idx = torch.randperm(len(self.x_unlab), generator=batches)[:b]
         a = model(self.x_unlab[idx])
         if self.calibration == "offset":
             a = a + model.delta
