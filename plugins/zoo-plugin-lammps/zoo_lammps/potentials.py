@@ -207,87 +207,66 @@ class EamSetfl(PairModel):
         return [f"pair_style {self.style}", f"pair_coeff * * {link(find_potential(self.file))} {names}"]
 
 
-@dataclass
-class LennardJones(PairModel):
-    """``pair_style lj/cut`` or ``lj/smooth/linear``, one (epsilon, sigma, cutoff) for all pairs.
+@dataclass(frozen=True)
+class Family:
+    """A parametric pair style: its ``pair_coeff`` parameters in order, the one that sets
+    the length scale (the default cutoff follows it), and that default cutoff in its units."""
 
-    ``cutoff`` None means ``cutoff_scale`` sigma (default 3 sigma, ASE's LennardJones
-    default). With ``lj/cut``, ``shift``
-    shifts the pair energy to zero at the cutoff (``pair_modify shift yes``), as ASE's
-    LennardJones does with its default ``smooth=False``; the force still jumps there, so
-    the pressure jumps whenever a neighbour shell crosses the cutoff. ``lj/smooth/linear``
-    (force-shifted: energy and force both go to zero at the cutoff) keeps the pressure
-    continuous in the lattice constant and in sigma, which finite-difference gradients
-    need when the cutoff moves with sigma; ``shift`` does not apply to it.
-    """
+    styles: tuple[str, ...]
+    names: tuple[str, ...]
+    length: str
+    cutoff_scale: float
+    #: parameters that may be zero (an energy scale); the others must be > 0
+    may_be_zero: tuple[str, ...]
 
-    epsilon: float | None = None
-    sigma: float | None = None
-    cutoff: float | None = None
-    shift: bool = True
-    #: cutoff in units of sigma when ``cutoff`` is None
-    cutoff_scale: float = 3.0
 
-    def values(self, row: dict[str, float] | None) -> tuple[float, float, float] | None:
-        """(epsilon, sigma, cutoff) for a row, or None if they are not physical."""
-        row = row or {}
-        eps = row.get("epsilon", self.epsilon)
-        sig = row.get("sigma", self.sigma)
-        cut = self.cutoff if self.cutoff is not None else self.cutoff_scale * sig
-        ok = all(v == v and abs(v) < float("inf") for v in (eps, sig, cut))
-        if not ok or sig <= 0 or eps < 0 or cut <= 0:
-            return None
-        return eps, sig, cut
-
-    def lines(self, types, link, values=None):
-        eps, sig, cut = self.values(values)
-        out = [f"pair_style {self.style} {safety.fmt(cut)}"]
-        out += self.row_lines(types, values)
-        if self.shift and self.style == "lj/cut":
-            out.append("pair_modify shift yes")
-        return out
-
-    def row_lines(self, types, values):
-        eps, sig, cut = self.values(values)
-        return [f"pair_coeff * * {safety.fmt(eps)} {safety.fmt(sig)} {safety.fmt(cut)}"]
+#: ``lj/cut`` and ``morse`` shift the pair energy to zero at the cutoff (``pair_modify
+#: shift yes``, as ASE's LennardJones with ``smooth=False``) but the force still jumps
+#: there, so the pressure jumps whenever a neighbour shell crosses the cutoff. The
+#: ``*/smooth/linear`` styles are force-shifted (energy and force both reach zero at the
+#: cutoff), which keeps the pressure continuous in the lattice constant and in a length
+#: parameter the cutoff follows: what finite-difference gradients need. Default cutoffs:
+#: 3 sigma (ASE's LennardJones) and 2.7 r0 (ASE's MorsePotential outer cutoff). LAMMPS's
+#: Morse is E = D0 [e^(-2 alpha (r - r0)) - 2 e^(-alpha (r - r0))]; ASE writes it with
+#: epsilon = D0 and rho0 = alpha r0.
+FAMILIES = (
+    Family(("lj/cut", "lj/smooth/linear"), ("epsilon", "sigma"), "sigma", 3.0, ("epsilon",)),
+    Family(("morse", "morse/smooth/linear"), ("D0", "alpha", "r0"), "r0", 2.7, ("D0",)),
+)
 
 
 @dataclass
-class Morse(PairModel):
-    """``pair_style morse`` or ``morse/smooth/linear``: E = D0 [e^(-2 alpha (r - r0)) -
-    2 e^(-alpha (r - r0))], one (D0, alpha, r0) for all pairs.
+class Parametric(PairModel):
+    """One parametric pair style (see :data:`FAMILIES`) with one set of parameters for all
+    pairs: fixed ones from the options, the others (``params``) from each input row.
 
-    ``cutoff`` None means ``cutoff_scale`` r0 (default 2.7 r0, ASE's MorsePotential outer
-    cutoff). ASE writes the same potential with rho0 = alpha r0 and epsilon = D0.
-    ``morse/smooth/linear`` is force-shifted (continuous pressure as shells cross a
-    cutoff that moves with r0); ``shift`` applies to ``morse`` only.
+    ``cutoff`` (Å) None means ``cutoff_scale`` times the length parameter of the row.
+    ``shift`` applies to the styles that are not force-shifted.
     """
 
-    D0: float | None = None
-    alpha: float | None = None
-    r0: float | None = None
+    family: Family | None = None
+    fixed: dict[str, float] = field(default_factory=dict)
     cutoff: float | None = None
-    cutoff_scale: float = 2.7
+    cutoff_scale: float = 1.0
     shift: bool = True
 
-    def values(self, row: dict[str, float] | None) -> tuple[float, float, float, float] | None:
-        """(D0, alpha, r0, cutoff) for a row, or None if they are not physical."""
-        row = row or {}
-        d0 = row.get("D0", self.D0)
-        alpha = row.get("alpha", self.alpha)
-        r0 = row.get("r0", self.r0)
-        cut = self.cutoff if self.cutoff is not None else self.cutoff_scale * r0
-        if not all(v == v and abs(v) < float("inf") for v in (d0, alpha, r0, cut)):
+    def values(self, row: dict[str, float] | None) -> tuple[float, ...] | None:
+        """The ``pair_coeff`` numbers of a row (parameters, then cutoff), or None if they
+        are not physical (that row is NaN)."""
+        merged = {**self.fixed, **(row or {})}
+        fam = self.family
+        vals = [merged[n] for n in fam.names]
+        cut = self.cutoff if self.cutoff is not None else self.cutoff_scale * merged[fam.length]
+        if not all(v == v and abs(v) < float("inf") for v in (*vals, cut)) or cut <= 0:
             return None
-        if d0 < 0 or alpha <= 0 or r0 <= 0 or cut <= 0:
+        if any(v < 0 or (v == 0 and n not in fam.may_be_zero) for n, v in zip(fam.names, vals)):
             return None
-        return d0, alpha, r0, cut
+        return (*vals, cut)
 
     def lines(self, types, link, values=None):
-        cut = self.values(values)[3]
-        out = [f"pair_style {self.style} {safety.fmt(cut)}"]
+        out = [f"pair_style {self.style} {safety.fmt(self.values(values)[-1])}"]
         out += self.row_lines(types, values)
-        if self.shift and self.style == "morse":
+        if self.shift and not self.style.endswith("/smooth/linear"):
             out.append("pair_modify shift yes")
         return out
 
@@ -329,11 +308,8 @@ def _is_number(tok: str) -> bool:
     return True
 
 
-LENNARD_JONES = ("lj/cut", "lj/smooth/linear")
-MORSE = ("morse", "morse/smooth/linear")
-BUILTIN = ("eam", "eam/alloy", "eam/fs", *LENNARD_JONES, *MORSE)
-#: the parameters each parametric family takes (as options or as model inputs)
-FAMILY_PARAMETERS = {LENNARD_JONES: ("epsilon", "sigma"), MORSE: ("D0", "alpha", "r0")}
+PARAMETRIC = tuple(style for fam in FAMILIES for style in fam.styles)
+BUILTIN = ("eam", "eam/alloy", "eam/fs", *PARAMETRIC)
 
 
 def pair_model(
@@ -363,7 +339,7 @@ def pair_model(
         if params:
             raise ConfigError(
                 f"inputs {list(params)} need a built-in parametric pair_style "
-                f"({', '.join(LENNARD_JONES + MORSE)}) without pair_coeff; a passed-through "
+                f"({', '.join(PARAMETRIC)}) without pair_coeff; a passed-through "
                 f"pair_style has no model-controlled parameters"
             )
         model = PassThrough("passthrough", style_tokens=style_tokens, coeff_tokens=coeffs)
@@ -376,13 +352,13 @@ def pair_model(
             f"pair_style {style!r} is not built in ({', '.join(BUILTIN)}); pass it through "
             f"with pair_coeff='...' (and elements=[...] to fix the atom types)"
         )
-    family = next((f for f in FAMILY_PARAMETERS if style in f), None)
-    names = FAMILY_PARAMETERS.get(family, ())
+    family = next((f for f in FAMILIES if style in f.styles), None)
+    names = family.names if family else ()
     wrong = [p for p in params if p not in names]
     if wrong:
-        owner = next(f for f, ps in FAMILY_PARAMETERS.items() if wrong[0] in ps)
+        owner = next(f for f in FAMILIES if wrong[0] in f.names)
         raise ConfigError(
-            f"inputs {wrong} are parameters of {' or '.join(owner)}; pair_style is {style!r}"
+            f"inputs {wrong} are parameters of {' or '.join(owner.styles)}; pair_style is {style!r}"
             + (f" (its parameters: {', '.join(names)})" if names else "")
         )
     if family is None:  # EAM
@@ -395,7 +371,7 @@ def pair_model(
         return EamSetfl(style, file=potential)
     _no_extras(f"pair_style {style}", potential=potential,
                **{k: v for k, v in given.items() if k not in names})
-    values = {}
+    fixed = {}
     for key in names:
         if key in params:
             if key in given:
@@ -403,34 +379,24 @@ def pair_model(
             continue
         if key not in given:
             raise ConfigError(f"pair_style {style} needs {key}=... (or inputs including {key!r})")
-        values[key] = safety.number(given[key], key)
+        fixed[key] = safety.number(given[key], key)
+        if fixed[key] < 0 or (fixed[key] == 0 and key not in family.may_be_zero):
+            must = ">= 0" if key in family.may_be_zero else "> 0"
+            raise ConfigError(f"{style} needs {key} {must}, got {fixed[key]}")
     cut = None if cutoff is None else safety.number(cutoff, "cutoff")
     if cut is not None and cut <= 0:
         raise ConfigError(f"cutoff must be > 0 Å, got {cut}")
+    scale = family.cutoff_scale
     if cutoff_scale is not None:
         if cut is not None:
-            raise ConfigError("give cutoff (Å) or cutoff_scale (in units of sigma or r0), not both")
-        cutoff_scale = safety.number(cutoff_scale, "cutoff_scale")
-        if cutoff_scale <= 0:
-            raise ConfigError(f"cutoff_scale must be > 0, got {cutoff_scale}")
+            raise ConfigError(f"give cutoff (Å) or cutoff_scale (in units of {family.length}), not both")
+        scale = safety.number(cutoff_scale, "cutoff_scale")
+        if scale <= 0:
+            raise ConfigError(f"cutoff_scale must be > 0, got {scale}")
     if not isinstance(shift, bool):
         raise ConfigError(f"shift must be true or false, got {shift!r}")
-    if family is LENNARD_JONES:
-        if values.get("sigma", 1.0) <= 0 or values.get("epsilon", 0.0) < 0:
-            raise ConfigError(f"{style} needs sigma > 0 and epsilon >= 0")
-        model: PairModel = LennardJones(
-            style, params=params, epsilon=values.get("epsilon"), sigma=values.get("sigma"),
-            cutoff=cut, shift=shift,
-        )
-        if cutoff_scale is not None:
-            model.cutoff_scale = cutoff_scale
-        return model
-    if values.get("D0", 0.0) < 0 or values.get("alpha", 1.0) <= 0 or values.get("r0", 1.0) <= 0:
-        raise ConfigError(f"{style} needs D0 >= 0, alpha > 0 and r0 > 0")
-    return Morse(
-        style, params=params, D0=values.get("D0"), alpha=values.get("alpha"), r0=values.get("r0"),
-        cutoff=cut, cutoff_scale=2.7 if cutoff_scale is None else cutoff_scale, shift=shift,
-    )
+    return Parametric(style, params=params, family=family, fixed=fixed, cutoff=cut,
+                      cutoff_scale=scale, shift=shift)
 
 
 class _NoLinks(Links):
