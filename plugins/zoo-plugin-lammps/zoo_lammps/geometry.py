@@ -41,9 +41,8 @@ class InputKind:
 
 
 GEOMETRY = ("lattice_constant", "scale", "strain", "positions")
-LJ_PARAMETERS = ("epsilon", "sigma")
-MORSE_PARAMETERS = ("D0", "alpha", "r0")
-PAIR_PARAMETERS = LJ_PARAMETERS + MORSE_PARAMETERS
+#: the parameters of potentials.FAMILIES (Lennard-Jones, then Morse), as input kinds
+PAIR_PARAMETERS = ("epsilon", "sigma", "D0", "alpha", "r0")
 INPUTS = GEOMETRY + PAIR_PARAMETERS
 
 
