@@ -151,3 +151,12 @@ def test_funcfl_files_map_to_elements_by_atomic_number(cu):
     default = zoo.knowledge_source("lammps", inputs="scale", outputs="energy")
     np.testing.assert_array_equal(both([[1.0]], [cu]), default([[1.0]], [cu]))
     assert cu32() == cu
+
+
+def test_every_pair_parameter_is_an_input_kind():
+    """Each parameter a built-in parametric style writes into pair_coeff can be an input."""
+    from zoo_lammps import geometry, potentials
+
+    assert geometry.PAIR_PARAMETERS == tuple(n for f in potentials.FAMILIES for n in f.names)
+    for name in geometry.PAIR_PARAMETERS:
+        assert geometry.input_kind(name).names == (name,)
