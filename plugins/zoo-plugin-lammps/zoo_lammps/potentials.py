@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,17 +55,21 @@ def potential_dirs() -> list[Path]:
 
 
 def find_potential(name: Any, what: str = "potential") -> Path:
-    """The file ``name`` names (checked against the strict file-name pattern)."""
+    """The file ``name`` names (checked against the strict file-name rule); a file
+    system error (a name too long for it, no permission) is a ConfigError too."""
     name = safety.filename(name, what)
-    if "/" in name:
-        candidates = [Path(name)]
-    else:
-        candidates = [d / name for d in potential_dirs()] + [Path.cwd() / name]
-    for path in candidates:
-        if path.is_file():
-            return path.resolve()
+    try:
+        if "/" in name:
+            candidates = [Path(name)]
+        else:
+            candidates = [d / name for d in potential_dirs()] + [Path.cwd() / name]
+        for path in candidates:
+            if path.is_file():
+                return path.resolve()
+    except OSError as exc:
+        raise ConfigError(f"{what} file {safety.show(name)}: {exc.strerror or exc}") from None
     where = ", ".join(str(c.parent) for c in candidates)
-    raise ConfigError(f"{what} file {name!r} not found (looked in {where})")
+    raise ConfigError(f"{what} file {safety.show(name)} not found (looked in {where})")
 
 
 def funcfl_element(path: Path) -> str:
@@ -107,14 +112,14 @@ class Links:
 
     def __call__(self, path: Path) -> str:
         if path not in self.names:
-            base = path.name if safety.FILENAME_RE.match(path.name) and "/" not in path.name else "file"
-            name = f"pot{len(self.names)}_{base}"
+            name = safety.link_name(len(self.names), path.name)
             try:
                 os.symlink(path, self.workdir / name)
             except OSError:  # a file system without symlinks: copy
-                import shutil
-
-                shutil.copyfile(path, self.workdir / name)
+                try:
+                    shutil.copyfile(path, self.workdir / name)
+                except OSError as exc:
+                    raise SKSError(f"cannot link or copy {path} into {self.workdir}: {exc}") from None
             self.names[path] = name
         return self.names[path]
 
@@ -154,14 +159,19 @@ class EamFuncfl(PairModel):
             for el, name in potential.items():
                 el = safety.element(el, "potential key")
                 find_potential(name, f"potential for {el}")
-                files[el] = name
-        else:
+                files[el] = safety.filename(name, f"potential for {el}")
+        elif isinstance(potential, (str, list, tuple)):
             names = [potential] if isinstance(potential, str) else list(potential)
             for name in names:
                 el = funcfl_element(find_potential(name))
+                name = safety.filename(name, "potential")
                 if el in files:
                     raise ConfigError(f"two funcfl files for {el}: {files[el]!r} and {name!r}")
                 files[el] = name
+        else:
+            raise ConfigError(
+                f"potential must be a file name, a list of them or {{element: file}}, got {safety.show(potential)}"
+            )
         return cls("eam", files=files, default=False)
 
     def path(self, element: str) -> Path:
@@ -278,34 +288,29 @@ class Parametric(PairModel):
 class PassThrough(PairModel):
     """Any ``pair_style`` with the user's ``pair_coeff`` lines, token by checked token.
 
-    Tokens with a ``.`` or ``/`` that name an existing potential file are linked into the
-    run folder; everything else is written as it is (and was checked by
-    :func:`zoo_lammps.safety.tokens`).
+    A path token (:func:`zoo_lammps.safety.is_path`) must name an existing file, which is
+    linked into the run folder; a style-shaped token (``lj/cut``) is linked if it names a
+    file, else written as it is; numbers, wildcards and names are written as they are.
+    All were checked by :func:`zoo_lammps.safety.tokens`.
     """
 
     style_tokens: list[str] = field(default_factory=list)
     coeff_tokens: list[list[str]] = field(default_factory=list)
 
     def _tok(self, tok: str, link: Links) -> str:
-        if ("." in tok or "/" in tok) and not _is_number(tok):
+        if safety.is_path(tok):
+            return link(find_potential(tok, "pair_style/pair_coeff file"))
+        if "/" in tok:
             try:
                 return link(find_potential(tok))
             except ConfigError:
-                return tok  # a style name such as lj/cut, or a keyword LAMMPS checks
+                return tok  # a style name such as lj/cut
         return tok
 
     def lines(self, types, link, values=None):
         out = ["pair_style " + " ".join(self._tok(t, link) for t in self.style_tokens)]
         out += ["pair_coeff " + " ".join(self._tok(t, link) for t in line) for line in self.coeff_tokens]
         return out
-
-
-def _is_number(tok: str) -> bool:
-    try:
-        float(tok)
-    except ValueError:
-        return False
-    return True
 
 
 PARAMETRIC = tuple(style for fam in FAMILIES for style in fam.styles)
@@ -331,7 +336,12 @@ def pair_model(
     given = {k: v for k, v in parameters.items() if v is not None}
     extras = {**given, "cutoff": cutoff, "cutoff_scale": cutoff_scale}
     if pair_coeff is not None:
-        lines = [pair_coeff] if isinstance(pair_coeff, str) else list(pair_coeff)
+        if isinstance(pair_coeff, str):
+            lines = [pair_coeff]
+        elif isinstance(pair_coeff, (list, tuple)):
+            lines = list(pair_coeff)
+        else:
+            raise ConfigError(f"pair_coeff must be a line or a list of lines, got {safety.show(pair_coeff)}")
         if not lines:
             raise ConfigError("pair_coeff is empty; give one or more pair_coeff lines")
         coeffs = [safety.tokens(line, "pair_coeff") for line in lines]
@@ -368,7 +378,7 @@ def pair_model(
         if not isinstance(potential, str):
             raise ConfigError(f"pair_style {style} needs potential='FILE' (one setfl file)")
         setfl_elements(find_potential(potential))
-        return EamSetfl(style, file=potential)
+        return EamSetfl(style, file=safety.filename(potential, "potential"))
     _no_extras(f"pair_style {style}", potential=potential,
                **{k: v for k, v in given.items() if k not in names})
     fixed = {}

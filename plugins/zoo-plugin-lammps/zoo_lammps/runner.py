@@ -30,6 +30,7 @@ from pathlib import Path
 
 from zoo import SKSError
 
+from . import safety
 from .potentials import wheel_dir
 
 ENV_VAR = "ZOO_LMP"
@@ -113,8 +114,13 @@ class Result:
 def run(exe: Executable, workdir: Path, script: str, timeout: float) -> Result:
     """Run ``lmp -in script`` in ``workdir`` (argument list, no shell), output to a file.
 
+    The script is read back and checked line by line (:func:`zoo_lammps.safety.check_script`)
+    just before ``lmp`` starts; a refused line is a ConfigError and nothing is started.
     On timeout the whole process group is killed, so nothing keeps running.
     """
+    if Path(script).name != script:
+        raise SKSError(f"LAMMPS script {safety.show(script)} must be a file name in the working folder")
+    safety.check_script((workdir / script).read_bytes().decode("ascii", errors="replace"))
     out_path = workdir / "lammps.out"
     cmd = [exe.path, "-nocite", "-log", "none", "-echo", "none", "-in", script]
     t0 = time.perf_counter()

@@ -42,6 +42,9 @@ from .potentials import Links, PairModel
 
 ROW_RE = re.compile(r"^ZOO_ROW (\d+) (.*)$", re.MULTILINE)
 RERUN = "dump x y z box yes purge yes replace no add keep"
+DATA_TITLE = "zoo: empty box, atoms come from the rerun snapshots"
+#: the words of the data file besides numbers (checked before it is written)
+DATA_WORDS = frozenset({DATA_TITLE, "atoms", "atom types", "xlo xhi", "ylo yhi", "zlo zhi", "xy xz yz", "Masses"})
 
 
 @dataclass
@@ -69,9 +72,10 @@ def _atom_lines(prefix: list[str]) -> str:
     key = id(prefix)
     cached = _ATOM_LINES.get(key)
     if cached is None or cached[0] is not prefix:
+        safety.atom_prefix(prefix)  # numbers only, so the format below holds no %
         if len(_ATOM_LINES) > 256:
             _ATOM_LINES.clear()
-        cached = (prefix, "".join(p.replace("%", "") + "%.17g %.17g %.17g\n" for p in prefix))
+        cached = (prefix, "".join(p + "%.17g %.17g %.17g\n" for p in prefix))
         _ATOM_LINES[key] = cached
     return cached[1]
 
@@ -107,10 +111,12 @@ def write(
     for s, (types, rows) in enumerate(sections):
         types = safety.elements(types, "atom type element")
         masses = "\n".join(f"{i} {safety.fmt(MASS[el])}" for i, el in enumerate(types, 1))
-        (workdir / f"zoo{s}.data").write_text(
-            f"zoo: empty box, atoms come from the rerun snapshots\n\n0 atoms\n{len(types)} atom types\n\n"
+        data = (
+            f"{DATA_TITLE}\n\n0 atoms\n{len(types)} atom types\n\n"
             f"0 1 xlo xhi\n0 1 ylo yhi\n0 1 zlo zhi\n0 0 0 xy xz yz\n\nMasses\n\n{masses}\n"
         )
+        safety.check_numbers(data, DATA_WORDS, f"zoo{s}.data")
+        (workdir / f"zoo{s}.data").write_text(data)
         if s:
             lines.append("clear")
         lines += [

