@@ -126,12 +126,26 @@ def test_list_unknown_kind_is_a_usage_error():
     assert "estimators" in result.stderr
 
 
-def test_list_with_a_name_clash_is_one_line():
+def test_a_name_clash_takes_down_only_that_name():
+    """Two plugins registering 'rge' lose 'rge' alone: every other estimator still lists and
+    runs, the listing warns naming both plugins, and asking for 'rge' is one error line."""
     class Twin(zoo.Estimator):
         name = "rge"
 
     zoo.plugins.register_plugin(plugin_object(register_estimators=lambda register: register(Twin)), "twin")
-    assert_one_line_error(invoke("list", "estimators"), "'twin'", "'estimators'")
+    result = invoke("list", "estimators", "--json")
+    assert result.exit_code == 0
+    names = {row["name"] for row in json.loads(result.stdout)}
+    assert "rge" not in names and {"cge", "sparse-cge"} <= names
+    warning = result.stderr.strip()
+    assert "'rge'" in warning and "'twin'" in warning and "'estimators'" in warning
+    assert zoo.estimator("cge").name == "cge"
+    with pytest.raises(zoo.PluginError, match="'twin'") as err:
+        zoo.estimator("rge")
+    assert "'estimators'" in str(err.value)
+    plugins = json.loads(invoke("plugins", "--json").stdout)
+    assert any("'twin'" in e and "'rge'" in e for e in plugins["errors"])
+    assert {"twin", "estimators"} <= {p["name"] for p in plugins["plugins"] if "rge" in p["registers"].get("estimators", [])}
 
 
 def test_plugins_json(fit_plugin):

@@ -226,10 +226,12 @@ def test_duplicate_name_from_two_plugins_names_both():
 
     zoo.plugins.register_plugin(plugin_object(register_estimators=_registers(One)), "alpha")
     zoo.plugins.register_plugin(plugin_object(register_estimators=_registers(Two)), "beta")
+    assert "twin" not in zoo.registered("estimators")  # neither wins by load order
     with pytest.raises(zoo.PluginError) as err:
-        zoo.registered("estimators")
+        zoo.estimator("twin")
     msg = str(err.value)
     assert "'twin'" in msg and "'alpha'" in msg and "'beta'" in msg
+    assert "'alpha'" in zoo.registry.clashes("estimators")["twin"]
 
 
 def test_duplicate_of_a_builtin_name_names_the_builtin_plugin():
@@ -237,8 +239,9 @@ def test_duplicate_of_a_builtin_name_names_the_builtin_plugin():
         name = "rge"
 
     zoo.plugins.register_plugin(plugin_object(register_estimators=_registers(MyRGE)), "copycat")
+    assert zoo.estimator("cge").name == "cge"  # the other built-ins are unaffected
     with pytest.raises(zoo.PluginError, match="rge") as err:
-        zoo.estimator("cge")
+        zoo.estimator("rge")
     assert "'estimators'" in str(err.value) and "'copycat'" in str(err.value)
 
 
@@ -423,19 +426,31 @@ def test_broken_entry_points_are_reported_and_the_rest_works(fake_dists, monkeyp
     assert not {"democmd", "badcmd", "estimators", "schedulers", "executors"} & set(errors)
 
 
+def _registering(est_name: str) -> str:
+    return (
+        "import zoo\n"
+        f"class E(zoo.Estimator):\n    name = {est_name!r}\n"
+        "@zoo.hookimpl\ndef register_estimators(register):\n    register(E)\n"
+    )
+
+
 def test_two_distributions_claiming_one_entry_point_name(tmp_path, monkeypatch):
-    make_fake_dist(tmp_path, "demo_a", {"same": "demo_same_a"}, {"demo_same_a": "x = 1\n"})
-    make_fake_dist(tmp_path, "demo_b", {"same": "demo_same_b"}, {"demo_same_b": "x = 2\n"})
+    """Both load; each keeps what it registers (credited to its own distribution, not to the
+    one that happened to take the name first), and both carry a warning naming both."""
+    make_fake_dist(tmp_path, "demo_a", {"same": "demo_same_a"}, {"demo_same_a": _registering("est-a")})
+    make_fake_dist(tmp_path, "demo_b", {"same": "demo_same_b"}, {"demo_same_b": _registering("est-b")})
     monkeypatch.syspath_prepend(str(tmp_path))
     zoo.plugins.reset()
     try:
-        infos = [i for i in zoo.plugins.plugin_infos() if i.name.startswith("same")]
-        assert len(infos) == 2  # both are shown ...
-        ok = [i for i in infos if i.error is None]
-        clash = [i for i in infos if i.error is not None]
-        assert len(ok) == 1 and len(clash) == 1  # ... one loaded, the other reported
-        msg = clash[0].error
-        assert "'same'" in msg and ok[0].module in msg
+        infos = {i.distribution: i for i in zoo.plugins.plugin_infos() if i.name.startswith("same")}
+        assert set(infos) == {"demo-a", "demo-b"}
+        for info in infos.values():
+            assert info.error is None
+            assert "'same'" in info.warning and "demo-a" in info.warning and "demo-b" in info.warning
+        est = zoo.registered("estimators")
+        assert est["est-a"].plugin == infos["demo-a"].name
+        assert est["est-b"].plugin == infos["demo-b"].name
+        assert infos["demo-a"].name != infos["demo-b"].name
     finally:
         purge_modules("demo_same_a", "demo_same_b")
 

@@ -19,8 +19,14 @@ from .errors import ZooError
 
 def save(state: dict[str, Any], path: str | Path) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ZooError(
+            f"cannot write checkpoint {str(path)!r}: {exc.strerror or exc}; the previous "
+            f"checkpoint is intact (resume once the folder is writable)"
+        ) from None
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide checkpoints from a group
@@ -30,6 +36,12 @@ def save(state: dict[str, Any], path: str | Path) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ZooError(
+            f"cannot write checkpoint {str(path)!r}: {exc.strerror or exc}; the previous "
+            f"checkpoint is intact (resume once the folder is writable)"
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -25,7 +25,7 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ZooError as exc:
-            from .train import Interrupted
+            from .errors import Interrupted
 
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(130 if isinstance(exc, Interrupted) else 2)
@@ -56,11 +56,13 @@ def _options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--estimator", help="Gradient estimator (zoo list estimators).")
 @click.option("--executor", help="Where SKS queries run (zoo list executors).")
 @click.option("--workers", type=int, help="Workers for a parallel executor.")
+@click.option("--workers-max", type=int, help="Allow more workers/threads than 4 x the CPUs.")
 @click.option("--steps", type=int, help="Training steps per model.")
 @click.option("--seed", type=int, help="Seed for data split, weights and directions.")
 @click.option("--lr", type=float, help="Learning rate.")
-@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<sks>-<time>).")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--out", help="Run folder (default runs/<sks>-<time>).")
+@click.option("--resume", "resume_dir", metavar="RUN", help="Continue the run in this folder.")
+@click.option("--force", is_flag=True, help="With --resume: continue even though config.toml was edited.")
 @click.option("--sks-option", "sks_opts", multiple=True, metavar="KEY=VALUE", help="An SKS option (repeatable).")
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE", help="A task option (repeatable).")
 @click.option("--estimator-option", "est_opts", multiple=True, metavar="KEY=VALUE", help="An estimator option, e.g. q=16.")
@@ -76,18 +78,39 @@ def _options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--dry-run", is_flag=True, help="Print the SKS queries the run would cost, then stop.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def run(config_file, sks, task, estimator, executor, workers, steps, seed, lr, out, resume_dir,
-        sks_opts, task_opts, est_opts, exe_opts, baseline, mode, scheduler, cache, sks_timeout,
-        retries, on_failure, budget, dry_run, progress, as_json) -> None:
+def run(config_file, sks, task, estimator, executor, workers, workers_max, steps, seed, lr, out,
+        resume_dir, force, sks_opts, task_opts, est_opts, exe_opts, baseline, mode, scheduler, cache,
+        sks_timeout, retries, on_failure, budget, dry_run, progress, as_json) -> None:
     """Train a model through a knowledge source, beside its data-only twin."""
     from . import train
     from .config import read_toml
 
     echo = (lambda _msg: None) if as_json else click.echo
+    if resume_dir:
+        # a resumed run replays its own config.toml: say so for every setting given with it
+        ctx = click.get_current_context()
+        for param in ctx.command.params:
+            if param.name in ("resume_dir", "force", "progress", "as_json"):
+                continue
+            source = ctx.get_parameter_source(param.name)
+            if source is click.core.ParameterSource.COMMANDLINE:
+                click.echo(
+                    f"Warning: {param.opts[0]} is ignored with --resume: a resumed run continues "
+                    f"with its saved config.toml",
+                    err=True,
+                )
+        summary = train.resume(resume_dir, progress=progress, echo=echo, force=force)
+        if as_json:
+            click.echo(json.dumps(summary, indent=2))
+        return
+    if force:
+        from .errors import ConfigError
+
+        raise ConfigError("--force only applies to --resume RUN (it continues a run whose config.toml was edited)")
     file_layer = read_toml(config_file) if config_file else {}
     flags = {
         "sks": sks, "task": task, "estimator": estimator, "executor": executor,
-        "workers": workers, "steps": steps, "seed": seed, "lr": lr, "out": out,
+        "workers": workers, "workers_max": workers_max, "steps": steps, "seed": seed, "lr": lr, "out": out,
         "baseline": baseline, "mode": mode, "scheduler": scheduler, "cache": cache,
         "sks_timeout": sks_timeout, "retries": retries, "on_failure": on_failure, "budget": budget,
         "sks_options": _options(sks_opts), "task_options": _options(task_opts),
@@ -104,10 +127,7 @@ def run(config_file, sks, task, estimator, executor, workers, steps, seed, lr, o
                 f"{cost['queries']} SKS queries at most ({cost['note']})"
             )
         return
-    if resume_dir:
-        summary = train.resume(resume_dir, progress=progress, echo=echo)
-    else:
-        summary = train.run(file_layer, flags, progress=progress, echo=echo)
+    summary = train.run(file_layer, flags, progress=progress, echo=echo)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
 
@@ -124,6 +144,8 @@ def list_(kind: str, as_json: bool) -> None:
          "class": f"{r.cls.__module__}:{r.cls.__qualname__}"}
         for r in registry.registered(kind).values()
     ]
+    for clash in registry.clashes(kind).values():
+        click.echo(f"Warning: left out, {clash}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -144,16 +166,13 @@ def plugins(as_json: bool) -> None:
     registers: dict[str, dict[str, list[str]]] = {}
     clashes: list[str] = []
     for kind in LIST_KINDS:
-        try:
-            table = registry.registered(kind)
-        except ZooError as exc:
-            clashes.append(str(exc))
-            continue
-        for reg in table.values():
+        for reg in registry.claims(kind):
             registers.setdefault(reg.plugin, {}).setdefault(kind, []).append(reg.name)
+        clashes += registry.clashes(kind).values()
     rows = [
         {"name": i.name, "module": i.module, "distribution": i.distribution, "version": i.version,
-         "hooks": i.hooks, "registers": registers.get(i.name, {}), "error": i.error}
+         "hooks": i.hooks, "registers": registers.get(i.name, {}), "error": i.error,
+         "warning": i.warning}
         for i in plugin_mod.plugin_infos()
     ]
     if as_json:
@@ -166,8 +185,10 @@ def plugins(as_json: bool) -> None:
             click.echo(f"    {kind}: {', '.join(names)}")
         if r["error"]:
             click.echo(f"    FAILED TO LOAD: {r['error']}")
+        if r["warning"]:
+            click.echo(f"    WARNING: {r['warning']}")
     for clash in clashes:
-        click.echo(f"Error: {clash}")
+        click.echo(f"Name clash: {clash}")
 
 
 def _add_plugin_commands() -> None:

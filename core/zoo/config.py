@@ -7,6 +7,8 @@ The resolved configuration is written to every run folder as ``config.toml``, so
 from __future__ import annotations
 
 import difflib
+import math
+import os
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -44,6 +46,9 @@ class RunConfig:
     #: torch threads for the model; zoo's models are small, and on a busy machine extra
     #: threads cost more in hand-offs than they give (200 tiny steps: 5.2 s vs 0.28 s)
     threads: int = 1
+    #: the most workers (and torch threads) a run may start; 0 = 4 x this machine's CPUs.
+    #: A guard against typos such as --workers 100000, not a tuning knob
+    workers_max: int = 0
     mode: str = "hybrid"
     #: "run" (RUN/cache.sqlite), "off", or a path shared across runs
     cache: str = "run"
@@ -71,6 +76,15 @@ FIELDS = {f.name: f for f in fields(RunConfig)}
 OPTIMIZERS = ("adam", "sgd")
 MODES = ("hybrid", "full-zo")
 ON_FAILURE = ("skip", "penalty", "abort")
+#: knobs a schedule can drive ([schedule_options.<knob>] tables)
+SCHEDULED = ("lr", "mu", "q", "sparsity")
+#: seeds are handed to torch and numpy, which take 0 <= seed < 2**63 and 2**32 x ... alike
+SEED_LIMIT = 2**63
+
+
+def default_workers_max() -> int:
+    """4 x the CPUs: more local workers than that only queue, and 100000 would exhaust memory."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -81,7 +95,12 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read config file {str(path)!r}: it is not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start}); TOML files are UTF-8"
+        ) from None
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
     check_keys(data, source=str(path))
     return data
@@ -97,6 +116,18 @@ def check_keys(data: dict[str, Any], source: str) -> None:
             )
         if key.endswith("_options") and value is not None and not isinstance(value, dict):
             raise ConfigError(f"{source}: {key} must be a table, e.g. [{key}]")
+        if key == "schedule_options" and isinstance(value, dict):
+            for knob, table in value.items():
+                if knob not in SCHEDULED:
+                    raise ConfigError(
+                        f"{source}: schedule_options.{knob}: schedules drive {', '.join(SCHEDULED)}, "
+                        f"not {knob!r}"
+                    )
+                if not isinstance(table, dict):
+                    raise ConfigError(
+                        f"{source}: schedule_options.{knob} must be a table of the schedule's "
+                        f"options, e.g. [schedule_options.{knob}] final = 0.1; got {table!r}"
+                    )
 
 
 def resolve(*layers: dict[str, Any]) -> RunConfig:
@@ -120,9 +151,24 @@ def resolve(*layers: dict[str, Any]) -> RunConfig:
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ConfigError(f"setting {key!r} must be a {expected.__name__}, got {value!r}")
         setattr(config, key, value)
+    for key in ("lr", "penalty", "sks_timeout"):
+        if not math.isfinite(getattr(config, key)):
+            raise ConfigError(f"setting {key!r} must be a finite number, got {getattr(config, key)}")
     for key in ("steps", "workers", "threads"):
         if getattr(config, key) < 1:
             raise ConfigError(f"setting {key!r} must be >= 1, got {getattr(config, key)}")
+    if not 0 <= config.seed < SEED_LIMIT:
+        raise ConfigError(f"setting 'seed' must be between 0 and 2**63 - 1, got {config.seed}")
+    if config.workers_max < 0:
+        raise ConfigError(f"setting 'workers_max' must be >= 0 (0: 4 x the CPUs), got {config.workers_max}")
+    limit = config.workers_max or default_workers_max()
+    for key in ("workers", "threads"):
+        if getattr(config, key) > limit:
+            raise ConfigError(
+                f"setting {key!r} = {getattr(config, key)} is more than the limit of {limit} "
+                f"({'workers_max' if config.workers_max else '4 x this machine' + chr(39) + 's CPUs'}); "
+                f"raise it with --workers-max N if you mean it"
+            )
     for key in ("retries", "budget", "checkpoint_every", "eval_every"):
         if getattr(config, key) < 0:
             raise ConfigError(f"setting {key!r} must be >= 0, got {getattr(config, key)}")

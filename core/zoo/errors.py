@@ -44,3 +44,16 @@ class SKSError(ZooError):
 
     A single row that fails is not an error: it comes back as a NaN row.
     """
+
+
+class Interrupted(ZooError):
+    """Ctrl-C during training: the checkpoint is written and the run can be resumed.
+
+    The CLI exits 130 for it (the shell's code for SIGINT), not 2.
+    """
+
+    def __init__(self, run_dir: object, variant: str, step: int):
+        super().__init__(
+            f"interrupted during {variant} at step {step}; checkpoint written. "
+            f"Continue with: zoo run --resume {run_dir}"
+        )

@@ -90,8 +90,11 @@ class Evaluator:
         keys = query_keys(sks, x, contexts) if self.cache is not None else None
         todo = np.arange(n)
         if keys is not None:
-            found = self.cache.get(keys)
-            hit = np.array([k in found for k in keys])
+            found = self.cache.get(keys, width=len(sks.output_spec))
+            # only finite rows are stored; a non-finite one (a damaged or edited file) is
+            # asked again when the policy allows retries
+            usable = (lambda v: True) if self.policy.retries == 0 else (lambda v: bool(np.isfinite(v).all()))
+            hit = np.array([k in found and usable(found[k]) for k in keys])
             for i in np.flatnonzero(hit):
                 y[i] = found[keys[i]]
             self.stats.cache_hits += int(hit.sum())

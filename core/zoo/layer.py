@@ -99,6 +99,15 @@ class SKSLayer(torch.nn.Module):
         self.nan_gradient_rows = 0
 
     def forward(self, z: torch.Tensor, contexts: Sequence[Any] | None = None) -> torch.Tensor:
+        if not isinstance(z, torch.Tensor) or not (z.is_floating_point() or z.is_complex()):
+            # an integer output would silently truncate the SKS's values (int [[1],[3]]
+            # through x*0.5+0.25 gives [[0],[1]]), and integers carry no gradient anyway
+            raise ConfigError(
+                f"{self.sks.name}: SKSLayer needs a floating-point tensor, got "
+                f"{getattr(z, 'dtype', type(z).__name__)}; convert it first, e.g. z.double()"
+            )
+        if z.is_complex():
+            raise ConfigError(f"{self.sks.name}: SKSLayer needs a real tensor, got {z.dtype}")
         if z.ndim != 2 or z.shape[1] != len(self.sks.input_spec):
             raise ConfigError(
                 f"{self.sks.name}: layer input must be (batch, {len(self.sks.input_spec)}) for "

@@ -47,6 +47,8 @@ class PluginInfo:
     version: str | None = None
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
+    #: loaded, but something about it needs the user's attention (an entry-point name clash)
+    warning: str | None = None
 
 
 _pm: pluggy.PluginManager | None = None
@@ -90,17 +92,30 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             distribution=dist.name if dist else None,
             version=dist.version if dist else None,
         )
-        if ep.name in _infos:  # two distributions claim one entry-point name
-            info.error = f"entry point name {ep.name!r} is also used by {_infos[ep.name].module}"
-            _infos[f"{ep.name} ({ep.value})"] = info
-            continue
-        _infos[ep.name] = info
+        name = ep.name
+        if name in _infos:
+            # two distributions claim one entry-point name: each keeps its own name in zoo
+            # (its distribution appended), so what each registers is credited to it, and
+            # both are told about the clash
+            first = _infos[name]
+            name = f"{ep.name} ({info.distribution or ep.value})"
+            clash = (
+                f"entry point name {ep.name!r} is used by both {_where(first)} and {_where(info)}; "
+                f"rename one of them"
+            )
+            info.name, info.warning = name, clash
+            first.warning = clash
+        _infos[name] = info
         try:
             plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
             info.error = _describe(exc)
             continue
-        register_plugin(plugin, ep.name, info)
+        register_plugin(plugin, name, info)
+
+
+def _where(info: PluginInfo) -> str:
+    return f"{info.distribution} {info.version} ({info.module})" if info.distribution else info.module
 
 
 def register_plugin(plugin: Any, name: str, info: PluginInfo | None = None) -> bool:

@@ -42,30 +42,22 @@ def _check_kind(kind: str) -> None:
         raise UnknownNameError("kind", kind, KINDS)
 
 
-def registered(kind: str) -> dict[str, Registration]:
-    """All components of ``kind`` the installed plugins register, by name.
-
-    Raises :class:`PluginError` naming both plugins when two register the same name.
-    """
+def _collect(kind: str) -> tuple[dict[str, Registration], dict[str, str], list[Registration]]:
+    """Usable registrations of ``kind`` by name, ``{name: why}`` for names two plugins claim,
+    and every registration made (clashing ones included), in order."""
     _check_kind(kind)
     hook, label = KINDS[kind]
     found: dict[str, Registration] = {}
-    clashes: list[str] = []
+    claimants: dict[str, list[Registration]] = {}
 
     def make_kwargs(plugin_name: str) -> dict[str, Any]:
         def register(cls: type) -> type:
             name = getattr(cls, "name", None)
             if not isinstance(name, str) or not name:
                 raise PluginError(f"{cls!r} has no 'name' class attribute (a non-empty str)")
-            if name in found:
-                clashes.append(
-                    f"{label} name {name!r} is registered by both plugin "
-                    f"{found[name].plugin!r} ({found[name].cls.__module__}) and plugin "
-                    f"{plugin_name!r} ({cls.__module__}); uninstall or disable one of them "
-                    f"(ZOO_PLUGINS lists the plugins to load)"
-                )
-                return cls
-            found[name] = Registration(name, cls, plugin_name)
+            reg = Registration(name, cls, plugin_name)
+            claimants.setdefault(name, []).append(reg)
+            found.setdefault(name, reg)
             if plugins._tracing():
                 print(f"zoo:   registered {label} {name!r}", file=sys.stderr)
             return cls
@@ -73,31 +65,81 @@ def registered(kind: str) -> dict[str, Registration]:
         return {"register": register}
 
     plugins.call_each(hook, make_kwargs)
-    if clashes:
-        raise PluginError("; ".join(clashes))
-    return dict(sorted(found.items()))
+    clashes = {}
+    for name, regs in claimants.items():
+        if len(regs) > 1:
+            who = " and ".join(f"plugin {r.plugin!r} ({r.cls.__module__})" for r in regs)
+            clashes[name] = (
+                f"{label} name {name!r} is registered by both {who}; uninstall or disable one "
+                f"of them (ZOO_PLUGINS lists the plugins to load)"
+            )
+            del found[name]
+    return found, clashes, [r for regs in claimants.values() for r in regs]
+
+
+def registered(kind: str) -> dict[str, Registration]:
+    """All components of ``kind`` the installed plugins register, by name.
+
+    A name that two plugins register is left out (see :func:`clashes`): it would be a guess
+    which one a user means, and one clash must not take every other name down with it.
+    """
+    return dict(sorted(_collect(kind)[0].items()))
+
+
+def clashes(kind: str) -> dict[str, str]:
+    """``{name: message}`` for names of ``kind`` that more than one plugin registers."""
+    return _collect(kind)[1]
+
+
+def claims(kind: str) -> list[Registration]:
+    """Every registration of ``kind``, names that clash included (what ``zoo plugins`` shows)."""
+    return _collect(kind)[2]
 
 
 def get(kind: str, name: str) -> Registration:
-    """The registration of ``name``, or an error listing the known names and the closest."""
-    table = registered(kind)
+    """The registration of ``name``, or an error listing the known names and the closest.
+
+    A name two plugins claim is a :class:`PluginError` naming both; an unknown name also
+    mentions the plugins that failed to load, since the name may be one of theirs.
+    """
+    table, clashed, _ = _collect(kind)
+    if name in clashed:
+        raise PluginError(clashed[name])
     if name not in table:
-        raise UnknownNameError(KINDS[kind][1], name, table)
+        err = UnknownNameError(KINDS[kind][1], name, table)
+        broken = plugins.load_errors()
+        if broken:
+            listed = "; ".join(f"{p}: {e.splitlines()[0]}" for p, e in sorted(broken.items()))
+            err.args = (f"{err.args[0]} Plugins that failed to load (see `zoo plugins`): {listed}",)
+        raise err
     return table[name]
 
 
 def create(kind: str, name: str, /, **options: Any) -> Any:
-    """Build the component ``name`` of ``kind`` with keyword ``options``."""
+    """Build the component ``name`` of ``kind`` with keyword ``options``.
+
+    Options are bound against the class's signature first (an unknown option lists the
+    accepted ones); a TypeError, ValueError or OverflowError the constructor raises is a
+    value it could not take (``inputs=5`` where a name is wanted, ``q=1e400``) and becomes
+    a :class:`ConfigError` naming the component.
+    """
     cls = get(kind, name).cls
+    label = KINDS[kind][1]
     try:
         inspect.signature(cls).bind(**options)
     except TypeError as exc:
         params = [p for p in inspect.signature(cls).parameters.values() if p.kind != p.VAR_KEYWORD]
         accepted = ", ".join(p.name for p in params) or "none"
         raise ConfigError(
-            f"{KINDS[kind][1]} {name!r}: {exc} (options it accepts: {accepted})"
+            f"{label} {name!r}: {exc} (options it accepts: {accepted})"
         ) from None
-    return cls(**options)
+    try:
+        return cls(**options)
+    except (TypeError, ValueError, OverflowError) as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"
+        raise ConfigError(
+            f"{label} {name!r} cannot take its options ({given}): {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def knowledge_source(name: str, /, **options: Any) -> Any:

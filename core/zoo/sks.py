@@ -40,24 +40,40 @@ class Spec:
         n = len(names)
         if n == 0:
             raise ConfigError("a Spec needs at least one name")
+        bad = [x for x in names if not isinstance(x, str) or not x]
+        if bad:
+            raise ConfigError(f"Spec names must be non-empty strings, got {bad[0]!r} in {list(names)}")
         if len(set(names)) != n:
             raise ConfigError(f"Spec names must be unique: {names}")
 
-        def bound(value: Any, default: float) -> np.ndarray:
-            arr = np.full(n, default) if value is None else np.asarray(value, dtype=np.float64)
-            arr = np.broadcast_to(arr, (n,)).astype(np.float64)
+        def bound(value: Any, default: float, which: str) -> np.ndarray:
+            if value is None:
+                arr = np.full(n, default)
+            else:
+                if isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind not in "biuf":
+                    raise ConfigError(f"Spec {list(names)}: {which} bounds must be numbers, got {value!r}")
+                arr = np.asarray(value, dtype=np.float64)
+            try:
+                arr = np.broadcast_to(arr, (n,)).astype(np.float64)
+            except ValueError:
+                raise ConfigError(
+                    f"Spec {list(names)}: {which} must be one number or {n} numbers, got {value!r}"
+                ) from None
+            if np.isnan(arr).any():
+                raise ConfigError(f"Spec {list(names)}: a {which} bound is NaN; use -inf/inf for none")
             arr.setflags(write=False)
             return arr
 
-        lo, hi = bound(lower, -np.inf), bound(upper, np.inf)
+        lo, hi = bound(lower, -np.inf, "lower"), bound(upper, np.inf, "upper")
         if np.any(lo >= hi):
             raise ConfigError(f"Spec {names}: every lower bound must be below its upper bound")
         if units is None:
             units = ("",) * n
         elif isinstance(units, str):
             units = (units,) * n
-        if len(units) != n:
-            raise ConfigError(f"Spec {names}: {len(units)} units for {n} names")
+        units = tuple(units)
+        if len(units) != n or not all(isinstance(u, str) for u in units):
+            raise ConfigError(f"Spec {list(names)}: units must be {n} strings (one per name), got {list(units)}")
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "lower", lo)
         object.__setattr__(self, "upper", hi)

@@ -13,9 +13,10 @@ it, and writes one folder per run:
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,10 +28,11 @@ import torch
 
 from . import checkpoint, fullzo, registry
 from .cache import Cache
-from .config import RunConfig, read_toml, resolve
-from .errors import ConfigError, SKSError, ZooError
+from .config import RunConfig, default_workers_max, read_toml, resolve
+from .errors import ConfigError, Interrupted, SKSError  # noqa: F401 - Interrupted: its old home
 from .evaluation import EvaluationStats, FailurePolicy
 from .layer import SKSLayer
+from .rundir import RunFolder
 from .tasks import sks_options_for
 
 COUPLED, DATA_ONLY = "sks-coupled", "data-only"
@@ -85,9 +87,14 @@ class Run:
     """One ``zoo run``: owns the run folder, the SKS, the task and the variants' training."""
 
     def __init__(self, config: RunConfig, task: Any, run_dir: Path, resume: bool = False):
-        self.config, self.task, self.dir, self.resume = config, task, run_dir, resume
-        self.metrics_path = run_dir / "metrics.jsonl"
-        self.ckpt_dir = run_dir / "checkpoints"
+        self.config, self.task, self.dir, self.resume = config, task, Path(run_dir), resume
+        self.folder = RunFolder(run_dir)
+        #: SHA-256 of the config.toml this run was started with (checkpoints carry it)
+        self.config_sha256 = ""
+        #: what a resume found: {variant: step it continued from}, and whether it was forced
+        #: past an edited config.toml
+        self.resumed_from: dict[str, int] = {}
+        self.config_changed = False
 
     # -- set-up -----------------------------------------------------------------------
     def build_sks(self):
@@ -104,13 +111,22 @@ class Run:
             options.setdefault("workers", cfg.workers)
         if cfg.scheduler:
             options.setdefault("scheduler", cfg.scheduler)
+        limit = cfg.workers_max or default_workers_max()
+        asked = options.get("workers")
+        if asked is not None and (isinstance(asked, bool) or not isinstance(asked, int) or not 1 <= asked <= limit):
+            raise ConfigError(
+                f"executor option workers = {asked!r} must be a whole number from 1 to {limit} "
+                f"(the limit is workers_max, default 4 x the CPUs; raise it with --workers-max N)"
+            )
         return registry.executor(cfg.executor, **options)
 
     def build_cache(self) -> Cache | None:
         where = self.config.cache
         if where == "off":
             return None
-        return Cache(self.dir / "cache.sqlite" if where == "run" else Path(where))
+        if where == "run":  # this run's own file: exclusive, so SQLite maps no shared memory
+            return Cache(self.folder.file("cache.sqlite"), exclusive=True)
+        return Cache(Path(where))
 
     def build_policy(self) -> FailurePolicy:
         cfg = self.config
@@ -161,11 +177,18 @@ class Run:
 
         result = VariantResult(name)
         start_step, wall0 = 0, 0.0
-        ckpt_path = self.ckpt_dir / f"{name}.pt"
-        if self.resume and ckpt_path.exists():
+        ckpt_path = self.folder.subfolder("checkpoints") / f"{name}.pt"
+        if self.resume and self.folder.file("checkpoints", f"{name}.pt").exists():
             state = checkpoint.load(ckpt_path)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
+            self.resumed_from[name] = int(state["step"])
+            try:
+                model.load_state_dict(state["model"])
+                opt.load_state_dict(state["optimizer"])
+            except (RuntimeError, ValueError, KeyError) as exc:
+                raise ConfigError(
+                    f"checkpoint {str(ckpt_path)!r} does not fit the model of task "
+                    f"{cfg.task!r} ({str(exc).splitlines()[0]}); was config.toml edited?"
+                ) from None
             torch.set_rng_state(state["torch_rng"])
             start_step, wall0 = int(state["step"]), float(state["wall_s"])
             result.losses = list(state["losses"])
@@ -211,6 +234,7 @@ class Run:
                     "schedules": {k: v.state_dict() for k, v in schedules.items() if hasattr(v, "state_dict")},
                     "losses": result.losses[: at["n_losses"]],
                     "evals": [[s, m] for s, m in result.evals[: at["n_evals"]]],
+                    "config_sha256": self.config_sha256,
                 },
                 ckpt_path,
             )
@@ -220,7 +244,7 @@ class Run:
         done_steps = start_step
         last_boundary = boundary()
         try:
-            with self.metrics_path.open("a") as log:
+            with self.folder.open("metrics.jsonl", mode="a") as log:
                 for step in range(start_step, cfg.steps):
                     # Ctrl-C mid-step saves the state of the last completed step; the model and
                     # optimizer only change in opt.step(), the last thing a step does
@@ -321,10 +345,16 @@ class Run:
         return metrics
 
     def prepare(self):
-        """Create the folder, write the config, build the SKS and set up the task."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        write_config(self.config, self.dir / "config.toml")
+        """Build the SKS, write the config (the folder exists) and set up the task.
+
+        The SKS is built first: a wrong option then fails before anything is written.
+        """
         sks = self.build_sks()
+        if self.resume:
+            self.config_sha256 = _sha256(self.folder.file("config.toml").read_bytes())
+        else:
+            text = write_config(self.config, self.folder)
+            self.config_sha256 = _sha256(text.encode("utf-8"))
         self.task.setup(sks, self.config.seed)
         return sks
 
@@ -351,9 +381,13 @@ class Run:
         finally:
             if cache is not None:
                 cache.close()
-        summary = self.summarize(results, time.perf_counter() - t0)
-        (self.dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plot_losses(results, self.task.primary_metric, self.dir / "loss.png")
+        summary = self.summarize(results, time.perf_counter() - t0, sks)
+        self.folder.write_text("summary.json", json.dumps(summary, indent=2) + "\n")
+        png = plot_losses(results, self.task.primary_metric, getattr(self.task, "metric_units", None))
+        if png is None:
+            echo("loss.png not drawn: matplotlib is missing (pip install 'zoo-core[plot]')")
+        else:
+            self.folder.write_bytes("loss.png", png)
         echo(comparison_table(results, self.task.primary_metric, self.task.metric_units))
         for r in results:
             if r.stopped:
@@ -361,10 +395,12 @@ class Run:
         echo(f"run folder: {self.dir}")
         return summary
 
-    def summarize(self, results: list[VariantResult], wall_s: float) -> dict[str, Any]:
+    def summarize(self, results: list[VariantResult], wall_s: float, sks=None) -> dict[str, Any]:
         main = results[0]
+        about = getattr(sks, "about", None)
         return {
             "sks": self.config.sks,
+            "sks_about": dict(about()) if callable(about) else {},
             "task": self.config.task,
             "estimator": self.config.estimator,
             "executor": self.config.executor,
@@ -390,17 +426,12 @@ class Run:
                 for r in results
             },
             "wall_s": round(wall_s, 3),
+            "config_sha256": self.config_sha256,
+            "resumed": (
+                {"from_steps": dict(self.resumed_from), "config_changed": self.config_changed}
+                if self.resume else None
+            ),
         }
-
-
-class Interrupted(ZooError):
-    """Ctrl-C during training: the checkpoint is written and the run can be resumed."""
-
-    def __init__(self, run_dir: Path, variant: str, step: int):
-        super().__init__(
-            f"interrupted during {variant} at step {step}; checkpoint written. "
-            f"Continue with: zoo run --resume {run_dir}"
-        )
 
 
 class _ProbeLayer(torch.nn.Module):
@@ -433,12 +464,16 @@ def _progress(total: int, initial: int, name: str, enabled: bool):
     return tqdm(total=total, initial=initial, desc=name, unit="step", leave=False, dynamic_ncols=True)
 
 
-def write_config(config: RunConfig, path: Path) -> None:
+def write_config(config: RunConfig, folder: RunFolder) -> str:
+    """Write ``config.toml`` into the run folder (atomically); return its text."""
     data = config.to_dict()
     text = tomli_w.dumps(data) if tomli_w else json.dumps(data, indent=2)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    folder.write_text("config.toml", text)
+    return text
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def comparison_table(
@@ -458,13 +493,20 @@ def comparison_table(
     return "\n".join(lines)
 
 
-def plot_losses(results: list[VariantResult], primary: str, path: Path) -> None:
-    """Training loss (left) and the primary test metric (right) of every variant."""
-    import matplotlib
-
+def plot_losses(
+    results: list[VariantResult], primary: str, units: dict[str, str] | None = None
+) -> bytes | None:
+    """Training loss (left) and the primary test metric (right) of every variant, as PNG
+    bytes (the caller writes them into the run folder), or None without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    unit = (units or {}).get(primary)
+    label = f"{primary} ({unit})" if unit else primary
     fig, (ax, ax_test) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
     for r in results:
         if r.losses:
@@ -473,7 +515,7 @@ def plot_losses(results: list[VariantResult], primary: str, path: Path) -> None:
         if points:
             ax_test.plot(*zip(*points), marker=".", label=r.name)
     ax.set(xlabel="step", ylabel="training loss", title="training loss")
-    ax_test.set(xlabel="step", ylabel=primary, title=f"{primary} on the test set (lower is better)")
+    ax_test.set(xlabel="step", ylabel=label, title=f"{primary} on the test set (lower is better)")
     for axis, values in ((ax, [v for r in results for v in r.losses]),
                          (ax_test, [m.get(primary, 1) for r in results for _, m in r.evals])):
         if values and all(v > 0 for v in values):
@@ -482,8 +524,10 @@ def plot_losses(results: list[VariantResult], primary: str, path: Path) -> None:
             axis.legend()
         axis.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     plt.close(fig)
+    return buf.getvalue()
 
 
 def default_run_dir(config: RunConfig) -> Path:
@@ -496,16 +540,36 @@ def run(
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Train as ``zoo run`` does; ``layers`` are settings dicts, later winning."""
+    """Train as ``zoo run`` does; ``layers`` are settings dicts, later winning.
+
+    A start that is refused (a wrong option, an SKS that cannot be built, a task that fails
+    to set up) leaves no run folder behind, so the same ``--out`` can be used again.
+    """
     config, task = prepare(*layers)
     run_dir = Path(config.out) if config.out else default_run_dir(config)
-    if run_dir.exists() and any(run_dir.iterdir()):
+    folder = RunFolder(run_dir)
+    if run_dir.is_dir() and any(run_dir.iterdir()):
         raise ConfigError(
             f"run folder {str(run_dir)!r} already holds a run; continue it with "
             f"`zoo run --resume {run_dir}` or choose another --out"
         )
     config.out = str(run_dir)
-    return Run(config, task, run_dir).execute(progress=progress, echo=echo)
+    created = folder.create()
+    try:
+        return Run(config, task, run_dir).execute(progress=progress, echo=echo)
+    except BaseException:
+        if created and not _began(folder):
+            folder.remove()
+        raise
+
+
+def _began(folder: RunFolder) -> bool:
+    """Whether a run did any step worth resuming (a metrics line or a checkpoint)."""
+    metrics = folder.path / "metrics.jsonl"
+    ckpts = folder.path / "checkpoints"
+    return (metrics.is_file() and metrics.stat().st_size > 0) or (
+        ckpts.is_dir() and any(ckpts.glob("*.pt"))
+    )
 
 
 def dry_run(*layers: dict[str, Any]) -> dict[str, Any]:
@@ -532,31 +596,68 @@ def dry_run(*layers: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def resume(run_dir: str | Path, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Continue an interrupted run from its checkpoints, with its saved configuration."""
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.toml"
-    if not cfg_path.exists():
-        raise ZooError(f"{str(run_dir)!r} is not a zoo run folder (no config.toml)")
+def resume(
+    run_dir: str | Path,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Continue an interrupted run from its checkpoints, with its saved configuration.
+
+    The folder is data: a symbolic link in it is refused before anything is written, and a
+    ``config.toml`` edited since the last checkpoint is refused unless ``force`` (the
+    summary then says the configuration changed on resume).
+    """
+    folder = RunFolder(run_dir)
+    if not folder.path.is_dir() or not (folder.path / "config.toml").exists():
+        raise ConfigError(f"{str(folder)!r} is not a zoo run folder (no config.toml)")
+    folder.check_links()
+    cfg_path = folder.file("config.toml")
+    changed = _config_changed(folder, _sha256(cfg_path.read_bytes()))
+    if changed and not force:
+        raise ConfigError(
+            f"{str(cfg_path)!r} changed since the run's last checkpoint ({changed}); a resume "
+            f"continues the run that was started. Restore the file, start a new run with "
+            f"--config, or pass --force to continue with the edited settings"
+        )
     config, task = prepare(read_toml(cfg_path))
-    _truncate_metrics(run_dir)
-    return Run(config, task, run_dir, resume=True).execute(progress=progress, echo=echo)
+    _truncate_metrics(folder)
+    run = Run(config, task, folder.path, resume=True)
+    run.config_changed = bool(changed)
+    return run.execute(progress=progress, echo=echo)
 
 
-def _truncate_metrics(run_dir: Path) -> None:
-    """Drop metric lines past each variant's checkpoint, so a resumed log stays continuous."""
-    path = run_dir / "metrics.jsonl"
+def _checkpoints(folder: RunFolder) -> dict[str, dict[str, Any]]:
+    ckpt_dir = folder.path / "checkpoints"
+    if not ckpt_dir.is_dir():
+        return {}
+    return {p.stem: checkpoint.load(folder.file("checkpoints", p.name)) for p in sorted(ckpt_dir.glob("*.pt"))}
+
+
+def _config_changed(folder: RunFolder, sha: str) -> str:
+    """Which checkpoints were written under another config.toml ('' if none)."""
+    stale = [name for name, state in _checkpoints(folder).items()
+             if state.get("config_sha256") and state["config_sha256"] != sha]
+    return f"checkpoint(s) {', '.join(stale)} were written under another config.toml" if stale else ""
+
+
+def _truncate_metrics(folder: RunFolder) -> None:
+    """Drop metric lines past each variant's checkpoint, so a resumed log stays continuous.
+
+    Lines that are not JSON objects (cut short by a kill, or damaged) are dropped too.
+    """
+    path = folder.file("metrics.jsonl")
     if not path.exists():
         return
-    last: dict[str, int] = {}
-    for ckpt in (run_dir / "checkpoints").glob("*.pt"):
-        last[ckpt.stem] = int(checkpoint.load(ckpt)["step"])
+    last = {name: int(state["step"]) for name, state in _checkpoints(folder).items()}
     kept = []
-    for line in path.read_text().splitlines():
+    for line in folder.read_text("metrics.jsonl").splitlines():
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except ValueError:
             continue  # a line cut short by the kill
-        if row.get("step", 0) < last.get(row.get("variant"), 0):
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            continue
+        if row["step"] < last.get(row.get("variant"), 0):
             kept.append(line)
-    path.write_text("".join(k + "\n" for k in kept))
+    folder.write_text("metrics.jsonl", "".join(k + "\n" for k in kept))

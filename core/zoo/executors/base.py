@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..errors import SKSError
 from ..sks import KnowledgeSource
 
 
@@ -44,7 +45,12 @@ class ChunkResult:
 def run_chunk(sks: KnowledgeSource, inputs: np.ndarray, contexts: list[Any] | None):
     """Evaluate one chunk (runs in a worker); returns (values, seconds inside the SKS)."""
     start = time.perf_counter()
-    values = sks(inputs, contexts)
+    try:
+        values = sks(inputs, contexts)
+    except SystemExit as exc:
+        # sys.exit() inside a simulator wrapper must not end zoo (or reach the caller from a
+        # worker as a SystemExit): it is that call's failure like any other
+        raise SKSError(f"{sks.name} called sys.exit({exc.code!r}) while evaluating") from None
     return values, time.perf_counter() - start
 
 

@@ -128,12 +128,42 @@ def test_rebuilt_in_a_worker_process(alloy):
     np.testing.assert_array_equal(y, sks(x, [alloy] * 3))
 
 
-def test_factory_function(alloy):
-    sks = zoo.knowledge_source("ase-calculator", calculator="test_ase_generic:emt_factory", outputs="energy")
+def test_factory_function_from_python_not_from_a_path(alloy):
+    """A factory function is trusted when passed as an object from Python (and survives a
+    pickle); named by a path (which may come from someone else's config) it is refused
+    before it is called."""
+    sks = zoo.knowledge_source("ase-calculator", calculator=emt_factory, outputs="energy")
     emt = zoo.knowledge_source("ase-emt", outputs="energy")
     np.testing.assert_array_equal(sks([[3.7]], [alloy]), emt([[3.7]], [alloy]))
+    clone = pickle.loads(pickle.dumps(sks))
+    np.testing.assert_array_equal(clone([[3.7]], [alloy]), emt([[3.7]], [alloy]))
     with pytest.raises(zoo.ConfigError, match="returned a dict, not an ASE calculator"):
-        zoo.knowledge_source("ase-calculator", calculator="test_ase_generic:not_a_calculator_factory")
+        zoo.knowledge_source("ase-calculator", calculator=not_a_calculator_factory)
+    with pytest.raises(zoo.ConfigError, match="not an ASE calculator class"):
+        zoo.knowledge_source("ase-calculator", calculator="test_ase_generic:emt_factory")
+
+
+@pytest.mark.parametrize(
+    "path,why",
+    [("os:system", "standard library"), ("subprocess:run", "standard library"),
+     ("os.path:join", "standard library"), ("builtins:eval", "standard library"),
+     ("shutil:rmtree", "standard library"), ("numpy:load", "not an ASE calculator class")],
+)
+def test_paths_that_would_run_something_call_nothing(tmp_path, monkeypatch, path, why):
+    """The reviewer's attack: calculator='os:system' with calculator_options={command=...}
+    ran the command on --resume before failing. Now it is refused before anything is
+    called, and so is a command line in calculator_options for a real calculator."""
+    canary = tmp_path / "PWNED"
+    with pytest.raises(zoo.ConfigError, match=why):
+        zoo.knowledge_source("ase-calculator", calculator=path)
+    with pytest.raises(zoo.ConfigError):
+        zoo.knowledge_source("ase-calculator", calculator=path,
+                             calculator_options={"command": f"touch {canary}"})
+    assert not canary.exists()
+    with pytest.raises(zoo.ConfigError, match="command"):
+        zoo.knowledge_source("ase-calculator", calculator="ase.calculators.emt:EMT",
+                             calculator_options={"command": f"touch {canary}"})
+    assert not canary.exists()
 
 
 def test_version_names_the_wrapped_package():
@@ -196,7 +226,7 @@ def test_wrong_name_lists_calculators_in_the_module():
 
 @pytest.mark.parametrize(
     "path,why",
-    [("ase.atoms:Atoms", "not an ASE calculator"), ("ase.units:GPa", "neither an ASE calculator")],
+    [("ase.atoms:Atoms", "not an ASE calculator"), ("ase.units:GPa", "not an ASE calculator class")],
 )
 def test_not_a_calculator(path, why):
     with pytest.raises(zoo.ConfigError, match=why):
@@ -219,7 +249,7 @@ def test_unknown_option_lists_options():
 
 
 def test_factory_keywords_checked_and_build_failure_is_config_error():
-    path = "test_ase_generic:picky_lj"
+    path = picky_lj
     with pytest.raises(zoo.ConfigError, match=r"rc.*it takes epsilon, sigma"):
         zoo.knowledge_source("ase-calculator", calculator=path, calculator_options={"rc": 5.0})
     with pytest.raises(zoo.ConfigError, match="cannot build the calculator: ValueError: sigma must be > 0"):

@@ -6,10 +6,20 @@ Users bring GPAW, MACE, or any other ASE calculator without writing a plugin::
     zoo run --sks ase-calculator --sks-option calculator=ase.calculators.lj:LennardJones \\
             --sks-option calculator_options='{sigma=2.3, epsilon=0.2}'
 
-``calculator`` is ``"module:Name"``, where Name is an ASE calculator class or a function
-that returns a calculator; ``calculator_options`` is a table of its keyword arguments. Only
-the path and the options travel with a pickled source: each process imports and builds the
-calculator itself (a live calculator, e.g. a GPU model, does not pickle).
+``calculator`` is ``"module:Name"``, where Name is an ASE calculator *class*;
+``calculator_options`` is a table of its keyword arguments. Only the path and the options
+travel with a pickled source: each process imports and builds the calculator itself (a live
+calculator, e.g. a GPU model, does not pickle).
+
+A path may come from a config file or a run folder someone else wrote, so it is checked
+before anything is called: it must name a subclass of ASE's ``BaseCalculator`` (never a
+function: ``os:system`` would otherwise run on resume), the module must not be part of
+Python's standard library (which holds no ASE calculator), and ``command`` is refused in
+``calculator_options`` (a calculator's command line belongs in ASE's own configuration, not
+in a file that travels with results). Importing the module runs its top-level code, as any
+``import`` does: only modules installed in your environment can be named. From Python, a
+factory function (``mace.calculators:mace_mp``) can be passed as the object itself:
+``calculator=mace_mp``.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -46,16 +57,27 @@ _DISTRIBUTIONS = {
 _CALCULATOR_KEYWORDS = ("restart", "ignore_bad_restart_file", "label", "atoms", "directory", "command", "profile")
 
 
+#: calculator keywords refused from options: they name programs to run
+_REFUSED_KEYWORDS = ("command",)
+
+
 def resolve_calculator(path: str) -> Callable[..., Any]:
-    """Import ``"module:Name"`` and check it makes ASE calculators; zoo errors say what to do."""
+    """Import ``"module:Name"`` and check it is an ASE calculator class; zoo errors say what
+    to do. Nothing the path names is called here."""
     from ase.calculators.calculator import BaseCalculator
 
-    if not isinstance(path, str) or not _PATH.match(path):
+    if not isinstance(path, str) or not _PATH.fullmatch(path):
         raise ConfigError(
             f"ase-calculator: calculator must be an import path 'module:Name', e.g. "
             f"'{DEFAULT_CALCULATOR}' or 'gpaw:GPAW'; got {path!r}"
         )
     module_name, attr = path.split(":")
+    top = module_name.split(".")[0]
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        raise ConfigError(
+            f"ase-calculator: {path!r} is in Python's standard library, which holds no ASE "
+            f"calculator; name an ASE calculator class, e.g. '{DEFAULT_CALCULATOR}'"
+        )
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -85,18 +107,25 @@ def resolve_calculator(path: str) -> Callable[..., Any]:
         )
         hint = f"; ASE calculators there: {', '.join(found)}" if found else ""
         raise ConfigError(f"ase-calculator: module {module_name!r} has no {attr!r}{hint}") from None
-    if isinstance(factory, type):
-        if not issubclass(factory, BaseCalculator):
-            raise ConfigError(
-                f"ase-calculator: {path!r} is a class but not an ASE calculator (a subclass of "
-                f"ase.calculators.calculator.BaseCalculator)"
-            )
-    elif not callable(factory):
+    if not isinstance(factory, type):
         raise ConfigError(
-            f"ase-calculator: {path!r} is a {type(factory).__name__}, neither an ASE calculator "
-            f"class nor a function returning one"
+            f"ase-calculator: {path!r} is a {type(factory).__name__}, not an ASE calculator class; "
+            f"a path may only name a class (a factory function can be passed from Python as the "
+            f"object itself: calculator=my_factory)"
+        )
+    if not issubclass(factory, BaseCalculator):
+        raise ConfigError(
+            f"ase-calculator: {path!r} is a class but not an ASE calculator (a subclass of "
+            f"ase.calculators.calculator.BaseCalculator)"
         )
     return factory
+
+
+def describe_callable(obj: Any) -> str:
+    """``module:qualname`` of a calculator class or factory passed from Python."""
+    module = getattr(obj, "__module__", None) or type(obj).__module__
+    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    return f"{module}:{name}"
 
 
 def check_keywords(factory: Callable[..., Any], names: Sequence[str], path: str) -> None:
@@ -146,7 +175,7 @@ class CalculatorSource(AseSource):
 
     def __init__(
         self,
-        calculator: str = DEFAULT_CALCULATOR,
+        calculator: str | Callable[..., Any] = DEFAULT_CALCULATOR,
         calculator_options: Mapping[str, Any] | None = None,
         inputs: str | Sequence[str] = "lattice_constant",
         outputs: str | Sequence[str] = "energy_per_atom",
@@ -164,10 +193,26 @@ class CalculatorSource(AseSource):
                 f"ase-calculator: calculator_options must be a table of keyword arguments, "
                 f"e.g. {{asap_cutoff = true}}; got {calculator_options!r}"
             )
-        self.calculator_path = calculator
-        self._factory = resolve_calculator(calculator)
+        refused = sorted(set(calculator_options) & set(_REFUSED_KEYWORDS))
+        if refused:
+            raise ConfigError(
+                f"ase-calculator: calculator_options may not set {refused}: a command line in a "
+                f"config would let whoever wrote the file run programs here. Configure the "
+                f"calculator's command through ASE (its ASE_<NAME>_COMMAND variable or ASE's "
+                f"config file) instead"
+            )
+        #: a class or factory passed from Python (trusted code; it pickles by reference)
+        self.calculator_object: Callable[..., Any] | None = None
+        if isinstance(calculator, str):
+            self._factory = resolve_calculator(calculator)
+            self.calculator_path = calculator
+        elif callable(calculator):
+            self._factory = self.calculator_object = calculator
+            self.calculator_path = describe_callable(calculator)
+        else:
+            resolve_calculator(calculator)  # raises the "module:Name" error
         # the wrapped package's version, so an evaluation cache never mixes two versions
-        pkg = importlib.import_module(calculator.split(":")[0].split(".")[0])
+        pkg = importlib.import_module(self.calculator_path.split(":")[0].split(".")[0])
         self.version = f"{__version__}+{pkg.__name__}-{getattr(pkg, '__version__', '?')}"
         super().__init__(
             inputs=inputs, outputs=outputs, lower=lower, upper=upper,
@@ -175,7 +220,7 @@ class CalculatorSource(AseSource):
             parameters=parameters, **dict(calculator_options),
         )
         if self._inputs.parameters:
-            check_keywords(self._factory, self._inputs.parameters, calculator)
+            check_keywords(self._factory, self._inputs.parameters, self.calculator_path)
 
     def _calculator_option_entries(self, calculator_options: dict[str, Any]) -> dict[str, Any]:
         return {"calculator": self.calculator_path, "calculator_options": dict(calculator_options)}
@@ -186,7 +231,7 @@ class CalculatorSource(AseSource):
     @property
     def factory(self) -> Callable[..., Any]:
         if self._factory is None:  # after unpickling: import it in this process
-            self._factory = resolve_calculator(self.calculator_path)
+            self._factory = self.calculator_object or resolve_calculator(self.calculator_path)
         return self._factory
 
     def make_calculator(self, **parameters: float):
