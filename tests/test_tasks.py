@@ -7,14 +7,27 @@ import zoo
 from zoo.tasks import sks_options_for
 
 
-class PerSource(zoo.Task):
+class Minimal(zoo.Task):
+    """The three methods every task must provide, doing nothing useful."""
+
+    def make_model(self):
+        return None
+
+    def loss(self, model, layer, step):
+        return None, {}
+
+    def evaluate(self, model):
+        return {}
+
+
+class PerSource(Minimal):
     name = "per-source"
 
     def sks_options(self, sks=None):
         return {"pair_style": "morse"} if sks == "lammps" else {"smooth": True}
 
 
-class Fixed(zoo.Task):
+class Fixed(Minimal):
     name = "fixed"
 
     def sks_options(self):
@@ -31,10 +44,10 @@ def test_a_task_without_the_argument_is_called_without_it():
 
 
 def test_the_base_task_asks_for_nothing_and_returns_a_fresh_dict():
-    got = sks_options_for(zoo.Task(), "anything")
+    got = sks_options_for(Minimal(), "anything")
     assert got == {}
     got["x"] = 1
-    assert sks_options_for(zoo.Task(), "anything") == {}
+    assert sks_options_for(Minimal(), "anything") == {}
 
 
 # ------------------------------------------------------------------ zoo.testing.check_task

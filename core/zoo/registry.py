@@ -125,6 +125,9 @@ def create(kind: str, name: str, /, **options: Any) -> Any:
     """
     cls = get(kind, name).cls
     label = KINDS[kind][1]
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise PluginError(f"{label} {name!r} ({cls.__module__}) does not implement {missing}")
     try:
         inspect.signature(cls).bind(**options)
     except TypeError as exc:

@@ -95,6 +95,8 @@ class Run:
         #: past an edited config.toml
         self.resumed_from: dict[str, int] = {}
         self.config_changed = False
+        #: SKS rows the task's setup evaluated itself (not through the layer)
+        self.setup_queries = 0
 
     # -- set-up -----------------------------------------------------------------------
     def build_sks(self):
@@ -355,7 +357,7 @@ class Run:
         else:
             text = write_config(self.config, self.folder)
             self.config_sha256 = _sha256(text.encode("utf-8"))
-        self.task.setup(sks, self.config.seed)
+        self.setup_queries = setup_task(self.task, sks, self.config.seed)
         return sks
 
     def execute(self, progress: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -408,6 +410,7 @@ class Run:
             "seed": self.config.seed,
             "final_loss": main.final_loss,
             "sks_queries": main.sks_queries,
+            "setup_queries": self.setup_queries,
             "cache_hits": main.stats.get("cache_hits", 0),
             "failed_queries": main.stats.get("failed", 0),
             "evaluation": main.stats,
@@ -444,6 +447,30 @@ class _ProbeLayer(torch.nn.Module):
     def forward(self, z: torch.Tensor, contexts=None) -> torch.Tensor:
         self.rows += z.shape[0]
         return torch.zeros(z.shape[0], len(self.sks.output_spec), dtype=z.dtype)
+
+
+def setup_task(task: Any, sks, seed: int) -> int:
+    """``task.setup(sks, seed)``; return how many SKS rows it evaluated directly.
+
+    Setup may call the SKS (labels, a starting point) without the layer: those rows bypass
+    the executor, cache and budget, so they are counted here and reported on their own.
+    """
+    if "evaluate" in getattr(sks, "__dict__", {}):  # already patched per instance: leave it
+        task.setup(sks, seed)
+        return 0
+    counted = {"rows": 0}
+    evaluate = sks.evaluate
+
+    def counting(inputs, contexts=None):
+        counted["rows"] += len(inputs)
+        return evaluate(inputs, contexts)
+
+    sks.evaluate = counting  # an instance attribute, removed again below: pickles stay clean
+    try:
+        task.setup(sks, seed)
+    finally:
+        del sks.evaluate
+    return counted["rows"]
 
 
 def probe_rows(task: Any, sks) -> int:
@@ -577,7 +604,7 @@ def dry_run(*layers: dict[str, Any]) -> dict[str, Any]:
     config, task = prepare(*layers)
     run = Run(config, task, Path(config.out or "."))
     sks = run.build_sks()
-    task.setup(sks, config.seed)
+    setup_task(task, sks, config.seed)
     estimator = run.build_estimator()
     rows = probe_rows(task, sks)
     full_zo = config.mode == "full-zo" or bool(getattr(estimator, "full_zo", False))
