@@ -156,6 +156,21 @@ class AsapEMT(Calculator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state["parameters"])
 
+    def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
+        """ASE's test for "same structure as last time", exact instead of ``isclose`` per
+        array: equal answers for EMT's inputs (ASE's tolerance is 1e-15 anyway), and ASE's
+        version costs a quarter of asap3's whole energy calculation."""
+        old = self.atoms
+        if old is None or not (
+            len(old) == len(atoms)
+            and np.array_equal(old.numbers, atoms.numbers)
+            and np.array_equal(old.positions, atoms.positions)
+            and np.array_equal(old.cell.array, atoms.cell.array)
+            and np.array_equal(old.pbc, atoms.pbc)
+        ):
+            return list(all_changes)
+        return []
+
     def _backend(self, atoms: Atoms) -> Any:
         """A fresh asap3 EMT for ``atoms`` (see the module doc for why never a used one)."""
         import asap3
@@ -191,12 +206,16 @@ class AsapEMT(Calculator):
         backend = self._backend(work)
         backend.set_atoms(work)
         self.results["energy"] = self.results["free_energy"] = float(backend.get_potential_energy(work))
-        if "forces" in properties or "stress" in properties:
-            self.results["forces"] = np.array(backend.get_forces(work), dtype=float)
-        if "stress" in properties:
-            if not full_cell:
-                raise PropertyNotImplementedError("stress needs a cell of three vectors")
+        if set(properties) <= {"energy", "free_energy"}:
+            return  # 0.17 ms; the rest below costs 0.2 ms more (32 atoms)
+        # stress, then forces: asap3 computes both in its virial pass, and the forces are then
+        # free (the other order costs a second force pass). Like ASE's EMT, one calculation
+        # leaves every property in results, so asking for the next one computes nothing.
+        if full_cell:
             self.results["stress"] = np.array(backend.get_stress(work), dtype=float)
+        elif "stress" in properties:
+            raise PropertyNotImplementedError("stress needs a cell of three vectors")
+        self.results["forces"] = np.array(backend.get_forces(work), dtype=float)
 
     def _ase_emt(self, properties) -> dict[str, Any]:
         """ASE's own EMT on this structure: for what asap3 refuses to compute."""
