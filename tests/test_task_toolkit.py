@@ -154,3 +154,53 @@ def test_setup_queries_are_counted_in_the_summary(fit_plugin, tmp_path, monkeypa
     assert summary["setup_queries"] == 3
     assert summary["sks_queries"] == 2 * (4 + 4 * 2)  # central CGE on d = 1: 2 a row
     assert "evaluate" not in vars(pickle.loads(pickle.dumps(zoo.knowledge_source("fake-square"))))
+
+
+# -- options owned by the base class ---------------------------------------------------
+
+
+class _Recorded(zoo.KnowledgeSource):
+    name = "fake-recorded"
+    input_spec = zoo.Spec(["x"])
+    output_spec = zoo.Spec(["y"])
+    runtime_options = ("timeout",)
+
+    def __init__(self, scale: float = 2.0, *, timeout: float = 10.0, **extra):
+        self.scale = scale
+
+    def evaluate(self, inputs, contexts=None):
+        return self.scale * inputs
+
+
+class _Child(_Recorded):
+    name = "fake-recorded-child"
+
+    def __init__(self, shift: float = 1.0, **kw):
+        super().__init__(**kw)
+        self.shift = shift
+
+
+def test_options_are_recorded_by_the_base_class_and_runtime_ones_leave_the_cache_key():
+    import pickle
+
+    from zoo.cache import sks_fingerprint
+
+    a = _Recorded(3.0, timeout=5.0, note="x")
+    assert a.options == {"scale": 3.0, "timeout": 5.0, "note": "x"}
+    assert a.cache_options() == {"scale": 3.0, "note": "x"}
+    assert sks_fingerprint(_Recorded(3.0, timeout=1.0)) == sks_fingerprint(_Recorded(3.0, timeout=99.0))
+    assert sks_fingerprint(_Recorded(3.0)) != sks_fingerprint(_Recorded(4.0))
+    # the outermost __init__ is what a user called: the child's options, the parent's within
+    assert _Child(shift=2.0, scale=5.0).options == {"shift": 2.0, "scale": 5.0}
+    assert pickle.loads(pickle.dumps(a)).options == a.options
+
+
+def test_options_set_by_hand_still_win():
+    class ByHand(_Recorded):
+        name = "fake-by-hand"
+
+        def __init__(self, scale: float = 2.0):
+            self.options = {"scale": scale, "extra": "kept"}
+            self.scale = scale
+
+    assert ByHand(4.0).options == {"scale": 4.0, "extra": "kept"}

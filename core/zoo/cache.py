@@ -33,8 +33,11 @@ _BATCH = 500  # SQLite's default limit on host parameters is 999
 
 
 def sks_fingerprint(sks: KnowledgeSource) -> bytes:
-    """What identifies the function an SKS computes: its name, version and options."""
-    options = json.dumps(getattr(sks, "options", {}), sort_keys=True, default=repr)
+    """What identifies the function an SKS computes: its name, version and options (less
+    the run-time settings it names in ``runtime_options``)."""
+    cache_options = getattr(sks, "cache_options", None)
+    raw = cache_options() if callable(cache_options) else getattr(sks, "options", {})
+    options = json.dumps(raw, sort_keys=True, default=repr)
     return f"{sks.name}\0{sks.version}\0{options}".encode()
 
 

@@ -106,12 +106,57 @@ class Spec:
         return np.clip(x, self.lower, self.upper)
 
 
+def _recording(init: Any) -> Any:
+    """Wrap a subclass's ``__init__`` so the outermost call records its bound arguments."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        outermost = "_options_recording" not in self.__dict__
+        if outermost:
+            self.__dict__["_options_recording"] = True
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            if outermost:
+                del self.__dict__["_options_recording"]
+        if outermost and "_options" not in self.__dict__:
+            try:
+                bound = sig.bind(self, *args, **kwargs)
+            except TypeError:
+                return
+            bound.apply_defaults()
+            recorded: dict[str, Any] = {}
+            for name, value in list(bound.arguments.items())[1:]:
+                param = sig.parameters[name]
+                if param.kind is param.VAR_KEYWORD:
+                    recorded.update(value)
+                elif param.kind is not param.VAR_POSITIONAL:
+                    recorded[name] = value
+            self.__dict__["_options"] = recorded
+
+    __init__._zoo_records_options = True  # type: ignore[attr-defined]
+    return __init__
+
+
 class KnowledgeSource:
     """A black-box scientific code: ``evaluate(inputs, contexts) -> outputs``, no gradients.
 
     Subclasses set ``name`` and ``description`` and ``input_spec``/``output_spec`` (as class
     attributes when fixed, in ``__init__`` when options decide them) and implement
     :meth:`evaluate`. Optionally ``default_task`` names the task ``zoo run --sks NAME`` runs.
+
+    Options are the keyword arguments of ``__init__``. The base class records them as built
+    (``self.options``: every parameter of the outermost ``__init__``, defaults included), so a
+    subclass never copies them by hand; the evaluation cache keys on them, except the names
+    in ``runtime_options`` — settings that change how a result is computed, not what it is
+    (a binary's path, a timeout, a working folder).
+
+    ``version`` is part of the cache key too: bump it whenever the numbers the source
+    computes for the same inputs and options change (a fixed bug, another default).
 
     Everything passed to ``evaluate`` and the object itself must pickle, so any executor can
     ship them to another process or machine.
@@ -121,15 +166,42 @@ class KnowledgeSource:
     description: ClassVar[str] = ""
     version: ClassVar[str] = "0"
     default_task: ClassVar[str | None] = None
+    #: options that do not change the results (excluded from the evaluation cache's key)
+    runtime_options: ClassVar[tuple[str, ...]] = ()
     input_spec: Spec
     output_spec: Spec
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_zoo_records_options", False):
+            cls.__init__ = _recording(init)  # type: ignore[method-assign]
 
     def __init__(self, **options: Any):
         if options:
             raise ConfigError(
                 f"knowledge source {self.name!r} takes no options, got {sorted(options)}"
             )
-        self.options: dict[str, Any] = {}
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options this source was built with (what the cache keys on, with ``version``)."""
+        return self.__dict__.setdefault("_options", {})
+
+    @options.setter
+    def options(self, value: dict[str, Any]) -> None:
+        # sources written before the base class recorded options set them by hand; that
+        # still works and wins over the recorded ones
+        self.__dict__["_options"] = dict(value)
+
+    def cache_options(self) -> dict[str, Any]:
+        """The options that identify the computed function (``options`` less the runtime ones)."""
+        return {k: v for k, v in self.options.items() if k not in self.runtime_options}
+
+    def about(self) -> dict[str, str]:
+        """What actually ran, for the run's summary (e.g. which implementation, which binary);
+        empty by default."""
+        return {}
 
     def evaluate(self, inputs: np.ndarray, contexts: Sequence[Any] | None = None) -> np.ndarray:
         """Evaluate ``inputs`` (n, d_in) float64 with per-row ``contexts``; return (n, d_out).
