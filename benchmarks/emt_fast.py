@@ -163,7 +163,8 @@ def bench_job(repeats: int) -> dict:
 
 
 def fmt_load(values) -> str:
-    return "-".join(f"{v:.1f}" for v in (min(values), max(values))) if len(set(values)) > 1 else f"{values[0]:.1f}"
+    lo, hi = f"{min(values):.1f}", f"{max(values):.1f}"
+    return lo if lo == hi else f"{lo}-{hi}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -301,6 +301,11 @@ def test_bad_emt_value_is_a_config_error():
         zoo.knowledge_source("ase-emt", emt="fast")
 
 
+def test_unknown_option_error_names_emt():
+    with pytest.raises(zoo.ConfigError, match=r"unknown option\(s\) \['emtt'\]; options are .*\bemt\b.*asap_cutoff"):
+        zoo.knowledge_source("ase-emt", emtt="ase")
+
+
 def test_cli_reports_a_bad_emt_value_in_one_line(tmp_path):
     from click.testing import CliRunner
 
