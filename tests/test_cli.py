@@ -209,3 +209,36 @@ def test_real_process_list_estimators_json():
     proc = subprocess.run([ZOO, "list", "estimators", "--json"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert {"rge", "cge"} <= {r["name"] for r in json.loads(proc.stdout)}
+
+
+def test_old_full_zo_estimator_flag_runs_with_one_warning_line(fit_plugin, tmp_path, monkeypatch):
+    import zoo.train
+
+    monkeypatch.setattr(zoo.train, "plot_losses", lambda *a, **k: None)
+    result = invoke(
+        "run", "--sks", "fake-square", "--estimator", "zo-adam", "--estimator-option", "q=2",
+        "--steps", "2", "--no-progress", "--json", "--out", str(tmp_path / "run"),
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Warning: estimator 'zo-adam' is deprecated"), lines
+    assert "--mode full-zo --optimizer adam" in lines[0]
+    summary = json.loads(result.stdout)
+    assert (summary["mode"], summary["optimizer"], summary["estimator"]) == ("full-zo", "adam", "rge")
+    # 2 steps, q = 2 directions over the one parameter: (1 + 2) x 4 rows each
+    assert summary["sks_queries"] == 2 * 3 * 4
+
+
+def test_optimizer_flags_reach_the_run(fit_plugin, tmp_path, monkeypatch):
+    import zoo.train
+
+    monkeypatch.setattr(zoo.train, "plot_losses", lambda *a, **k: None)
+    out = tmp_path / "run"
+    result = invoke("run", "--sks", "fake-square", "--mode", "full-zo", "--optimizer", "sgd",
+                    "--optimizer-option", "momentum=0", "--steps", "1", "--no-progress", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    saved = zoo.config.read_toml(out / "config.toml")
+    assert saved["optimizer"] == "sgd" and saved["optimizer_options"] == {"momentum": 0}
+    assert_one_line_error(invoke("run", "--sks", "fake-square", "--optimizer", "lbfgs", "--out", str(tmp_path / "x")),
+                          "'optimizer'", "adam", "sgd", "signsgd")

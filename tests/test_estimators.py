@@ -337,3 +337,33 @@ def test_knob_set_out_of_range_between_steps_is_caught_at_plan():
     est.mu, est.q = 1e-3, 0
     with pytest.raises(zoo.ConfigError, match="q"):
         est.plan(np.zeros((1, D)), LOWER, UPPER, np.random.default_rng(0))
+
+
+# -- state carried between steps, and the old home of the control variate -------------------------
+
+
+def test_state_dict_holds_the_rge_prior_and_nothing_else():
+    est = zoo.estimator("rge", q=3, prior="previous")
+    fresh = zoo.estimator("rge", q=3, prior="previous")
+    assert est.state_dict() == {}
+    counted = Counted()
+    est.vjp(counted, Z0, rng=0)
+    saved = est.state_dict()
+    assert list(saved) == ["prior"] and saved["prior"]["ndarray"].shape == (1, D)
+    fresh.load_state_dict(saved)
+    np.testing.assert_array_equal(fresh.state["prior"], est.state["prior"])
+    # the restored prior is used: the same next estimate as the estimator that made it
+    np.testing.assert_array_equal(fresh.vjp(counted, Z0, rng=5)[0], est.vjp(counted, Z0, rng=5)[0])
+
+
+def test_control_variate_layer_moved_beside_the_layer_with_an_alias():
+    import importlib
+    import sys
+
+    from zoo.control_variate import ControlVariateLayer
+    from zoo.deprecation import ZooDeprecationWarning
+
+    sys.modules.pop("zoo.estimators.control_variate", None)
+    with pytest.warns(ZooDeprecationWarning, match="zoo.control_variate"):
+        old = importlib.import_module("zoo.estimators.control_variate")
+    assert old.ControlVariateLayer is ControlVariateLayer

@@ -98,7 +98,7 @@ def test_orthogonal_sphere_with_q_equal_d_recovers_the_strain_gradient(cell):
 def test_control_variate_layer_with_the_linearisation_as_surrogate(cell, positions_sks):
     # surrogate s(z) = E0 + g0 . (z - z0): the residual f - s has zero gradient at z0,
     # so even ONE random direction gives the exact gradient there (to O(mu^2) curvature)
-    from zoo.estimators.control_variate import ControlVariateLayer
+    from zoo.control_variate import ControlVariateLayer
 
     atoms, g0, _, e0 = cell
     z0 = torch.tensor(atoms.get_positions().reshape(1, -1), dtype=torch.float64)

@@ -1,4 +1,4 @@
-"""Full-ZO mode (zoo.fullzo) and the ZO optimisers (zoo.optim, zo-* estimator entries).
+"""Full-ZO mode (zoo.fullzo), the optimizers it steps with (zoo.optim), and the old names.
 
 References are torch's own backprop gradients (the thing full-ZO replaces) and closed forms.
 For a loss that is quadratic in the parameters the Gaussian-smoothed gradient *is* the
@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 import zoo
 from zoo import fullzo
+from zoo.deprecation import ZooDeprecationWarning
 from zoo.optim import SignSGD, make_optimizer
 
 
@@ -370,35 +371,64 @@ def test_signsgd_steps_by_lr_times_the_sign():
     torch.testing.assert_close(p.detach(), torch.tensor([0.9, -1.9, 3.0]))
 
 
-@pytest.mark.parametrize("name, cls", [("zo-sgd", torch.optim.SGD), ("zo-sgd-mmt", torch.optim.SGD),
-                                       ("zo-signsgd", SignSGD), ("zo-adam", torch.optim.Adam)])
-def test_zo_optimizer_entries(name, cls):
-    est = zoo.estimator(name, q=4, mu=1e-3)
-    assert est.full_zo and est.inner.name == "rge"
-    assert est.knobs == ("mu", "q")
-    est.q = 6  # as a schedule would: reaches the held estimator
-    assert est.inner.q == 6 and est.q == 6
-    opt = est.make_optimizer([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
-    assert isinstance(opt, cls)
-    if name == "zo-sgd-mmt":
-        assert opt.param_groups[0]["momentum"] == 0.9
-
-
-def test_zo_optimizer_can_hold_another_estimator():
-    est = zoo.estimator("zo-sgd", estimator="sparse-cge", sparsity=0.5)
-    assert est.inner.name == "sparse-cge" and est.knobs == ("mu", "sparsity")
-    with pytest.raises(zoo.ConfigError):
-        zoo.estimator("zo-adam", estimator="zo-sgd")
-    with pytest.raises(zoo.ConfigError):
-        zoo.estimator("zo-adam", q=0)
+@pytest.mark.parametrize("name, cls, momentum", [("adam", torch.optim.Adam, None), ("sgd", torch.optim.SGD, 0.9),
+                                                 ("signsgd", SignSGD, 0.0)])
+def test_each_optimizer_row_builds_its_torch_optimizer(name, cls, momentum):
+    opt = make_optimizer(name, [torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    assert type(opt) is cls and opt.param_groups[0]["lr"] == 0.1
+    if momentum is not None:
+        assert opt.param_groups[0]["momentum"] == momentum
     with pytest.raises(zoo.ConfigError, match="momentum"):
-        zoo.estimator("zo-adam", momentum=0.9)
-    with pytest.raises(zoo.ConfigError):
-        make_optimizer("zo-sgd", [torch.nn.Parameter(torch.zeros(1))], lr=-1)
+        make_optimizer("adam", [torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    with pytest.raises(zoo.ConfigError, match="lr"):
+        make_optimizer(name, [torch.nn.Parameter(torch.zeros(1))], lr=-1)
+    with pytest.raises(zoo.ConfigError, match="full-zo"):
+        make_optimizer("zo-lbfgs", [torch.nn.Parameter(torch.zeros(1))], lr=0.1)
 
 
-@pytest.mark.parametrize("name, lr", [("zo-sgd", 0.05), ("zo-sgd-mmt", 0.02), ("zo-signsgd", 0.02), ("zo-adam", 0.05)])
-def test_each_zo_optimizer_trains_a_linear_model(name, lr):
+@pytest.mark.parametrize("old, cls, momentum", [("zo-sgd", torch.optim.SGD, 0.0), ("zo-sgd-mmt", torch.optim.SGD, 0.9),
+                                                ("zo-signsgd", SignSGD, 0.0), ("zo-adam", torch.optim.Adam, None)])
+def test_old_full_zo_estimator_names_still_work_with_a_deprecation_warning(old, cls, momentum):
+    with pytest.warns(ZooDeprecationWarning, match="mode = \"full-zo\""):
+        est = zoo.estimator(old, q=4, mu=1e-3)
+    # no wrapper: the estimator it held, itself, with its knobs where a schedule sets them
+    assert type(est) is type(zoo.estimator("rge")) and est.q == 4 and est.knobs == ("mu", "q")
+    opt = est.make_optimizer([torch.nn.Parameter(torch.zeros(2))], lr=0.1)  # as old scripts call it
+    assert type(opt) is cls
+    if momentum is not None:
+        assert opt.param_groups[0]["momentum"] == momentum
+    with pytest.warns(ZooDeprecationWarning):
+        assert type(make_optimizer(old, [torch.nn.Parameter(torch.zeros(1))], lr=0.1)) is cls
+
+
+def test_old_full_zo_names_can_hold_another_estimator_and_reject_bad_options():
+    with pytest.warns(ZooDeprecationWarning):
+        est = zoo.estimator("zo-sgd", estimator="sparse-cge", sparsity=0.5)
+        assert est.name == "sparse-cge" and est.knobs == ("mu", "sparsity")
+        with pytest.raises(zoo.ConfigError, match="direction estimator"):
+            zoo.estimator("zo-adam", estimator="zo-sgd")
+        with pytest.raises(zoo.ConfigError, match="q"):
+            zoo.estimator("zo-adam", q=0)
+        with pytest.raises(zoo.ConfigError, match="momentum"):
+            zoo.estimator("zo-adam", momentum=0.9)  # not an Adam option, nor an RGE one
+
+
+def test_old_full_zo_estimator_setting_becomes_mode_and_optimizer():
+    from zoo.config import resolve
+
+    with pytest.warns(ZooDeprecationWarning, match="zo-sgd") as caught:
+        cfg = resolve({"estimator": "zo-sgd", "estimator_options": {"estimator": "cge", "mu": 1e-4,
+                                                                     "weight_decay": 0.1}})
+    assert len(caught) == 1
+    assert (cfg.mode, cfg.optimizer, cfg.estimator) == ("full-zo", "sgd", "cge")
+    assert cfg.estimator_options == {"mu": 1e-4}
+    assert cfg.optimizer_options == {"momentum": 0.0, "weight_decay": 0.1}
+
+
+@pytest.mark.parametrize("name, options, lr", [("sgd", {"momentum": 0.0}, 0.05), ("sgd", {}, 0.02),
+                                               ("signsgd", {}, 0.02), ("adam", {}, 0.05)],
+                         ids=["zo-sgd", "zo-sgd-mmt", "zo-signsgd", "zo-adam"])
+def test_each_zo_optimizer_trains_a_linear_model(name, options, lr):
     model, x, y = _linear_problem(seed=7)
 
     def loss_fn(_layer):
@@ -408,8 +438,8 @@ def test_each_zo_optimizer_trains_a_linear_model(name, lr):
         best = torch.linalg.lstsq(torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1), y).residuals
     floor = float(best.sum() / y.numel())
     start = loss_fn(None).item()
-    est = zoo.estimator(name, q=8)
-    opt = est.make_optimizer(model.parameters(), lr=lr)
+    est = zoo.estimator("rge", q=8)
+    opt = make_optimizer(name, model.parameters(), lr=lr, **options)
     for step in range(150):
         opt.zero_grad(set_to_none=True)
         fullzo.estimate_parameter_gradients(model, loss_fn, None, est, seed=0, step=step)
@@ -419,13 +449,14 @@ def test_each_zo_optimizer_trains_a_linear_model(name, lr):
     assert end - floor < 0.25 * (start - floor), (start, end, floor)
 
 
-def test_list_estimators_json_shows_every_estimator_and_the_full_zo_optimisers():
+def test_estimators_are_listed_and_the_optimizers_are_not():
     from zoo.cli import cli
 
     result = CliRunner().invoke(cli, ["list", "estimators", "--json"])
     assert result.exit_code == 0, result.output
     names = {row["name"] for row in json.loads(result.output)}
-    assert {"rge", "cge", "sparse-cge", "zo-sgd", "zo-sgd-mmt", "zo-signsgd", "zo-adam"} <= names
+    assert {"rge", "cge", "sparse-cge"} <= names
+    assert not {n for n in names if n.startswith("zo-")}
 
 
 def test_orthogonal_rge_is_refused_in_full_zo():
@@ -441,20 +472,95 @@ def test_estimator_state_round_trips_through_a_weights_only_checkpoint(tmp_path)
     def loss_fn(_layer):
         return ((model(x) - y) ** 2).mean()
 
-    est = zoo.estimator("zo-adam", q=3, prior="previous")
+    est = zoo.estimator("rge", q=3, prior="previous")
     for step in range(3):
         fullzo.estimate_parameter_gradients(model, loss_fn, None, est, seed=0, step=step)
     sparse = zoo.estimator("sparse-cge", sparsity=0.5, probe="cge")
     sparse.vjp(lambda z: (z**2).sum(axis=1, keepdims=True), np.ones((2, 4)) * [1, 2, 3, 4])
     torch.save({"a": est.state_dict(), "b": sparse.state_dict()}, tmp_path / "s.pt")
     state = torch.load(tmp_path / "s.pt", weights_only=True)
-    est2, sparse2 = zoo.estimator("zo-adam", q=3, prior="previous"), zoo.estimator("sparse-cge", sparsity=0.5)
+    est2, sparse2 = zoo.estimator("rge", q=3, prior="previous"), zoo.estimator("sparse-cge", sparsity=0.5)
     est2.load_state_dict(state["a"])
     sparse2.load_state_dict(state["b"])
     np.testing.assert_array_equal(sparse2.scores, sparse.scores)
     assert list(sparse2.fixed_mask(4)) == [2, 3]
-    # the resumed estimator draws the same estimate at the next step
-    for e in (est, est2):
+    # the resumed estimator draws the same estimate at the next step; one without the
+    # state (no prior yet) does not
+    grads = []
+    for e in (est, est2, zoo.estimator("rge", q=3, prior="previous")):
         fullzo.estimate_parameter_gradients(model, loss_fn, None, e, seed=0, step=3)
-        e.__dict__["_g"] = _flat_grad(model).clone()
-    assert torch.equal(est.__dict__["_g"], est2.__dict__["_g"])
+        grads.append(_flat_grad(model).clone())
+    assert torch.equal(grads[0], grads[1])
+    assert not torch.allclose(grads[0], grads[2])
+
+
+def test_a_checkpoint_from_before_the_state_dict_loads():
+    """Old checkpoints saved attributes by name, and the zo-* entries nested an ``inner`` one."""
+    from zoo.deprecation import legacy_estimator_state
+
+    prior = [torch.ones(2), torch.zeros(1)]
+    old = {"inner": {"_prior": {"ndarray": torch.ones(1, 3)}}, "_fullzo_prior": prior, "_fullzo_sequential": True}
+    est = zoo.estimator("rge", q=3, prior="previous")
+    est.load_state_dict(legacy_estimator_state(old))
+    np.testing.assert_array_equal(est.state["prior"], np.ones((1, 3)))
+    assert est.state[fullzo.STATE_KEY]["sequential"] is True
+    assert all(torch.equal(a, b) for a, b in zip(est.state[fullzo.STATE_KEY]["prior"], prior, strict=True))
+    current = est.state_dict()
+    assert legacy_estimator_state(current).keys() == current.keys()  # current ones pass through
+
+
+# -- full-ZO runs: the optimizer both variants use, and resume ---------------------------------------
+
+
+def _fit_run(tmp_path, name, **settings):
+    import zoo.train
+
+    cfg = {"sks": "fake-square", "task": "fake-fit", "estimator": "cge", "seed": 0, "steps": 7, "lr": 0.05,
+           "eval_every": 0, "out": str(tmp_path / name), **settings}
+    return zoo.train.run(cfg, progress=False, echo=lambda _m: None)
+
+
+def _thetas(run_dir):
+    from zoo import checkpoint
+
+    return {v: float(checkpoint.load(run_dir / "checkpoints" / f"{v}.pt")["model"]["theta"])
+            for v in ("sks-coupled", "data-only")}
+
+
+def test_full_zo_run_steps_both_variants_with_the_same_optimizer(fit_plugin, tmp_path, monkeypatch):
+    """sign-SGD moves theta by exactly lr a step while the gradient keeps its sign: from
+    theta = 1 toward 1.5 (coupled, through s z^2) and toward mean(y) = 2.81 (the twin, which
+    fits y with theta directly), 7 steps of 0.05 give 1.35 for both. Adam, the old twin's
+    optimizer, would not step by exactly lr after the first step."""
+    import zoo.train
+
+    monkeypatch.setattr(zoo.train, "plot_losses", lambda *a, **k: None)
+    summary = _fit_run(tmp_path, "sign", mode="full-zo", optimizer="signsgd")
+    assert summary["mode"] == "full-zo" and summary["optimizer"] == "signsgd"
+    assert _thetas(tmp_path / "sign") == pytest.approx({"sks-coupled": 1.35, "data-only": 1.35}, abs=1e-12)
+    with pytest.warns(ZooDeprecationWarning):
+        _fit_run(tmp_path, "old", estimator="zo-signsgd", estimator_options={"estimator": "cge"})
+    assert _thetas(tmp_path / "old") == _thetas(tmp_path / "sign")
+    _fit_run(tmp_path, "adam", mode="full-zo", optimizer="adam")
+    assert _thetas(tmp_path / "adam")["data-only"] != pytest.approx(1.35, abs=1e-4)
+
+
+def test_interrupted_full_zo_run_resumes_to_the_same_weights(fit_plugin, tmp_path, monkeypatch):
+    """RGE with a prior carries its running prior direction (parameter space) between steps:
+    the checkpoint must hold it, or the resumed run draws other directions."""
+    import zoo.train
+
+    monkeypatch.setattr(zoo.train, "plot_losses", lambda *a, **k: None)
+    rge = {"mode": "full-zo", "optimizer": "adam", "estimator": "rge", "checkpoint_every": 1,
+           "estimator_options": {"q": 2, "prior": "previous"}, "task_options": {"init": 1.0}}
+    straight = _fit_run(tmp_path, "straight", **rge)
+    fit_plugin.FitTask.interrupt_at = 4
+    with pytest.raises((KeyboardInterrupt, zoo.ZooError)):
+        _fit_run(tmp_path, "resumed", **rge)
+    from zoo import checkpoint
+
+    saved = checkpoint.load(tmp_path / "resumed" / "checkpoints" / "sks-coupled.pt")
+    assert saved["step"] == 4 and saved["estimator"][fullzo.STATE_KEY]["prior"]
+    resumed = zoo.train.resume(tmp_path / "resumed", progress=False, echo=lambda _m: None)
+    assert _thetas(tmp_path / "resumed") == _thetas(tmp_path / "straight")
+    assert resumed["final_loss"] == straight["final_loss"]

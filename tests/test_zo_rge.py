@@ -154,7 +154,7 @@ def test_prior_estimate_is_unbiased_whatever_the_prior():
 def test_a_prior_along_the_gradient_gives_the_gradient_exactly():
     est = zoo.estimator("rge", q=3, prior="previous", difference="central", directions="sphere")
     true = grad(Z0)
-    est._prior = true.copy()  # as if the previous step had estimated it perfectly
+    est.state["prior"] = true.copy()  # as if the previous step had estimated it perfectly
     g, _ = est.vjp(f, Z0, rng=8)
     # the random directions lie in the complement of the gradient: they add (g_perp.u) u = 0
     np.testing.assert_allclose(g, true, atol=1e-7)

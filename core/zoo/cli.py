@@ -7,28 +7,57 @@ breaking ``zoo --help``. Errors a user can fix print one line and exit 2.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
+from .config import MODES, ON_FAILURE
+from .deprecation import ZooDeprecationWarning
 from .errors import ZooError
+from .hookspecs import KINDS
 
-LIST_KINDS = ("sks", "estimators", "schedulers", "executors", "tasks")
+#: what ``zoo list KIND`` accepts: every kind of component a plugin registers
+LIST_KINDS = tuple(KINDS)
 
 
 class ZooGroup(click.Group):
-    """A click group that turns :class:`ZooError` into one line on stderr and exit code 2."""
+    """A click group that turns :class:`ZooError` into one line on stderr and exit code 2,
+    and each deprecation warning into one ``Warning:`` line."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ZooError as exc:
-            from .errors import Interrupted
+        with _one_line_deprecations():
+            try:
+                return super().invoke(ctx)
+            except ZooError as exc:
+                from .errors import Interrupted
 
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(130 if isinstance(exc, Interrupted) else 2)
+                click.echo(f"Error: {exc}", err=True)
+                ctx.exit(130 if isinstance(exc, Interrupted) else 2)
+
+
+@contextlib.contextmanager
+def _one_line_deprecations() -> Iterator[None]:
+    """Show each :class:`ZooDeprecationWarning` once, as one line on stderr (Python would
+    hide it, or print it over two lines with a source line the user did not write)."""
+    shown: set[str] = set()
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if not issubclass(category, ZooDeprecationWarning):
+            return original(message, category, filename, lineno, file, line)
+        if str(message) not in shown:
+            shown.add(str(message))
+            click.echo(f"Warning: {message}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ZooDeprecationWarning)
+        warnings.showwarning = show
+        yield
 
 
 @click.group(cls=ZooGroup)
@@ -60,6 +89,7 @@ def _options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--steps", type=int, help="Training steps per model.")
 @click.option("--seed", type=int, help="Seed for data split, weights and directions.")
 @click.option("--lr", type=float, help="Learning rate.")
+@click.option("--optimizer", help="adam (default), sgd or signsgd; both variants, both modes.")
 @click.option("--out", help="Run folder (default runs/<sks>-<time>).")
 @click.option("--resume", "resume_dir", metavar="RUN", help="Continue the run in this folder.")
 @click.option("--force", is_flag=True, help="With --resume: continue even though config.toml was edited.")
@@ -67,20 +97,21 @@ def _options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--task-option", "task_opts", multiple=True, metavar="KEY=VALUE", help="A task option (repeatable).")
 @click.option("--estimator-option", "est_opts", multiple=True, metavar="KEY=VALUE", help="An estimator option, e.g. q=16.")
 @click.option("--executor-option", "exe_opts", multiple=True, metavar="KEY=VALUE", help="An executor option.")
+@click.option("--optimizer-option", "opt_opts", multiple=True, metavar="KEY=VALUE", help="An optimizer option, e.g. momentum=0.")
 @click.option("--baseline/--no-baseline", default=None, help="Also train the data-only twin (default: yes).")
-@click.option("--mode", type=click.Choice(["hybrid", "full-zo"]), help="hybrid (backprop + ZO at the SKS) or full-zo.")
+@click.option("--mode", type=click.Choice(MODES), help="hybrid (backprop + ZO at the SKS) or full-zo.")
 @click.option("--scheduler", help="Join an existing Dask scheduler, e.g. tcp://HOST:8786.")
 @click.option("--cache", help="Evaluation cache: run (default), off, or a path shared by runs.")
 @click.option("--sks-timeout", type=float, help="Seconds a query may run (processes/dask executors).")
 @click.option("--retries", type=int, help="Retries of a failed query (default 1).")
-@click.option("--on-failure", type=click.Choice(["skip", "penalty", "abort"]), help="After the retries.")
+@click.option("--on-failure", type=click.Choice(ON_FAILURE), help="After the retries.")
 @click.option("--budget", type=int, help="Stop cleanly once this many SKS queries are spent.")
 @click.option("--dry-run", is_flag=True, help="Print the SKS queries the run would cost, then stop.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def run(config_file, sks, task, estimator, executor, workers, workers_max, steps, seed, lr, out,
-        resume_dir, force, sks_opts, task_opts, est_opts, exe_opts, baseline, mode, scheduler, cache,
-        sks_timeout, retries, on_failure, budget, dry_run, progress, as_json) -> None:
+def run(config_file, sks, task, estimator, executor, workers, workers_max, steps, seed, lr, optimizer, out,
+        resume_dir, force, sks_opts, task_opts, est_opts, exe_opts, opt_opts, baseline, mode, scheduler,
+        cache, sks_timeout, retries, on_failure, budget, dry_run, progress, as_json) -> None:
     """Train a model through a knowledge source, beside its data-only twin."""
     from . import train
     from .config import read_toml
@@ -110,11 +141,13 @@ def run(config_file, sks, task, estimator, executor, workers, workers_max, steps
     file_layer = read_toml(config_file) if config_file else {}
     flags = {
         "sks": sks, "task": task, "estimator": estimator, "executor": executor,
-        "workers": workers, "workers_max": workers_max, "steps": steps, "seed": seed, "lr": lr, "out": out,
+        "workers": workers, "workers_max": workers_max, "steps": steps, "seed": seed, "lr": lr,
+        "optimizer": optimizer, "out": out,
         "baseline": baseline, "mode": mode, "scheduler": scheduler, "cache": cache,
         "sks_timeout": sks_timeout, "retries": retries, "on_failure": on_failure, "budget": budget,
         "sks_options": _options(sks_opts), "task_options": _options(task_opts),
         "estimator_options": _options(est_opts), "executor_options": _options(exe_opts),
+        "optimizer_options": _options(opt_opts),
     }
     if dry_run:
         cost = train.dry_run(file_layer, flags)

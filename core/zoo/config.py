@@ -35,6 +35,7 @@ class RunConfig:
     seed: int = 0
     out: str | None = None
     lr: float = 1e-2
+    #: a row of zoo.optim.OPTIMIZERS; both variants, both modes (full-ZO: ZO-Adam, ZO-SGD, ...)
     optimizer: str = "adam"
     lr_schedule: str = "constant"
     mu_schedule: str = "constant"
@@ -64,6 +65,7 @@ class RunConfig:
     sks_options: dict[str, Any] = field(default_factory=dict)
     task_options: dict[str, Any] = field(default_factory=dict)
     estimator_options: dict[str, Any] = field(default_factory=dict)
+    optimizer_options: dict[str, Any] = field(default_factory=dict)
     executor_options: dict[str, Any] = field(default_factory=dict)
     schedule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -73,8 +75,8 @@ class RunConfig:
 
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
-OPTIMIZERS = ("adam", "sgd")
 MODES = ("hybrid", "full-zo")
+#: what happens to a query that still fails after its retries (zoo.evaluation.FailurePolicy)
 ON_FAILURE = ("skip", "penalty", "abort")
 #: knobs a schedule can drive ([schedule_options.<knob>] tables)
 SCHEDULED = ("lr", "mu", "q", "sparsity")
@@ -132,6 +134,18 @@ def check_keys(data: dict[str, Any], source: str) -> None:
 
 def resolve(*layers: dict[str, Any]) -> RunConfig:
     """Merge layers (later wins; ``*_options`` tables merge key by key) and check types."""
+    from .deprecation import legacy_settings
+
+    merged = legacy_settings(_merge(layers))
+    config = RunConfig()
+    for key, value in merged.items():
+        setattr(config, key, _typed(key, value, getattr(config, key)))
+    _check_numbers(config)
+    _check_choices(config)
+    return config
+
+
+def _merge(layers: tuple[dict[str, Any], ...]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for layer in layers:
         check_keys(layer, source="config")
@@ -142,15 +156,20 @@ def resolve(*layers: dict[str, Any]) -> RunConfig:
                 merged[key] = {**merged.get(key, {}), **value}
             else:
                 merged[key] = value
-    config = RunConfig()
-    for key, value in merged.items():
-        default = getattr(config, key)
-        expected = type(default) if default is not None else str
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f"setting {key!r} must be a {expected.__name__}, got {value!r}")
-        setattr(config, key, value)
+    return merged
+
+
+def _typed(key: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of the setting's default (an int where a float is wanted)."""
+    expected = type(default) if default is not None else str
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(f"setting {key!r} must be a {expected.__name__}, got {value!r}")
+    return value
+
+
+def _check_numbers(config: RunConfig) -> None:
     for key in ("lr", "penalty", "sks_timeout"):
         if not math.isfinite(getattr(config, key)):
             raise ConfigError(f"setting {key!r} must be a finite number, got {getattr(config, key)}")
@@ -174,14 +193,20 @@ def resolve(*layers: dict[str, Any]) -> RunConfig:
             raise ConfigError(f"setting {key!r} must be >= 0, got {getattr(config, key)}")
     if config.sks_timeout < 0:
         raise ConfigError(f"setting 'sks_timeout' must be >= 0 seconds, got {config.sks_timeout}")
+    if config.lr <= 0:
+        raise ConfigError(f"setting 'lr' must be > 0, got {config.lr}")
+
+
+def _check_choices(config: RunConfig) -> None:
+    from .optim import check_optimizer
+
     for key, choices in (("mode", MODES), ("on_failure", ON_FAILURE)):
         if getattr(config, key) not in choices:
             raise ConfigError(f"setting {key!r} must be one of {choices}, got {getattr(config, key)!r}")
-    if config.lr <= 0:
-        raise ConfigError(f"setting 'lr' must be > 0, got {config.lr}")
-    if config.optimizer not in OPTIMIZERS:
-        raise ConfigError(f"setting 'optimizer' must be one of {OPTIMIZERS}, got {config.optimizer!r}")
-    return config
+    try:
+        check_optimizer(config.optimizer, config.optimizer_options)
+    except ConfigError as exc:
+        raise ConfigError(f"setting 'optimizer': {exc}") from None
 
 
 def parse_option(text: str) -> tuple[str, Any]:

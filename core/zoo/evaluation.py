@@ -23,11 +23,10 @@ from typing import Any
 import numpy as np
 
 from .cache import Cache, query_keys
+from .config import ON_FAILURE
 from .errors import ConfigError, SKSError
 from .executors.base import Chunk, Executor, split
 from .sks import KnowledgeSource
-
-ON_FAILURE = ("skip", "penalty", "abort")
 
 
 @dataclass

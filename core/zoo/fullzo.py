@@ -20,8 +20,8 @@ parameter (d = P of them). Three things keep it practical:
   all (n + 1) x B rows. If a loss's SKS inputs depend on SKS outputs (a row seen in pass 2
   differs from pass 1), that call is evaluated on its own (sequentially) and later steps
   skip the batching.
-* **The gradient lands in ``p.grad``**, so any torch optimizer - or :mod:`zoo.optim`'s
-  ZO-SGD / ZO-SGD-MMT / ZO-SignSGD / ZO-Adam - takes the step.
+* **The gradient lands in ``p.grad``**, so any torch optimizer takes the step: a run's
+  ``optimizer`` (:mod:`zoo.optim`) makes it ZO-SGD, ZO-SGD-MMT, ZO-SignSGD or ZO-Adam.
 
 Estimate, for a plan with directions u_j, steps h_jk and weights w_jk:
 
@@ -44,6 +44,9 @@ from .errors import ConfigError
 from .estimators.base import DirectionPlan, Estimator
 
 RESTORES = ("copy", "subtract")
+#: the key under which full-ZO keeps its own entries in an estimator's ``state``: the running
+#: prior direction in parameter space, and whether batching was given up for this loss
+STATE_KEY = "fullzo"
 
 LossFn = Callable[[Any], Any]
 
@@ -392,15 +395,11 @@ def evaluate_losses(
 # -------------------------------------------------------------------------------------
 
 
-def _unwrap(estimator: Estimator) -> Estimator:
-    return getattr(estimator, "inner", estimator)
-
-
 def _prior_state(estimator: Estimator, space: ParameterSpace, plan: DirectionPlan) -> list[torch.Tensor] | None:
     """The unit prior direction (the previous estimate), or a random unit one at first."""
     if not plan.prior:
         return None
-    prev = estimator.__dict__.get("_fullzo_prior")
+    prev = estimator.state.get(STATE_KEY, {}).get("prior")
     if prev is not None and [t.shape for t in prev] != [p.shape for p in space.params]:
         prev = None
     if prev is None:
@@ -484,7 +483,8 @@ def estimate_parameter_gradients(
         The run's :class:`zoo.SKSLayer` (its executor, cache and bounds are used), or None
         for a loss without a knowledge source.
     estimator:
-        Any estimator with ``parameter_plan`` (rge, cge, sparse-cge, zo-sgd, zo-adam, ...).
+        Any estimator with ``parameter_plan`` (rge, cge, sparse-cge, ...). What it carries
+        between steps in full-ZO (the prior direction) is kept in ``estimator.state``.
     seed, step:
         Directions are drawn from a generator seeded by (seed, step): a resumed run draws
         the same ones.
@@ -505,16 +505,15 @@ def estimate_parameter_gradients(
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
         raise ConfigError(f"full-ZO: step must be an integer >= 0, got {step!r}")
     space = ParameterSpace([p for p in model.parameters() if p.requires_grad])
-    inner = _unwrap(estimator)
-    state = estimator.__dict__
+    state = estimator.state.setdefault(STATE_KEY, {})
     if batched is None:
-        batched = not state.get("_fullzo_sequential", False)
+        batched = not state.get("sequential", False)
     rng = np.random.default_rng([int(seed) & (2**63 - 1), int(step)])
     queries = evaluations = 0
 
     with torch.no_grad():
-        if getattr(inner, "needs_scores", None) is not None and inner.needs_scores(space.size):
-            probe = zo_grasp_scores(model, loss_fn, layer, inner, rng, restore=restore, batched=batched)
+        if getattr(estimator, "needs_scores", None) is not None and estimator.needs_scores(space.size):
+            probe = zo_grasp_scores(model, loss_fn, layer, estimator, rng, restore=restore, batched=batched)
             queries += probe["queries"]
             evaluations += probe["evaluations"]
         plan = estimator.parameter_plan(space.size, rng)
@@ -526,15 +525,15 @@ def estimate_parameter_gradients(
     grads = out["grads"]
     for p, g in zip(space.params, grads):
         p.grad = g
-    if plan.prior or getattr(inner, "prior", "none") == "previous":
-        decay = float(getattr(inner, "prior_decay", 0.0))
-        old = state.get("_fullzo_prior")
+    if plan.prior or getattr(estimator, "prior", "none") == "previous":
+        decay = float(getattr(estimator, "prior_decay", 0.0))
+        old = state.get("prior")
         if old is not None and [t.shape for t in old] == [g.shape for g in grads]:
-            state["_fullzo_prior"] = [decay * o + (1.0 - decay) * g.detach() for o, g in zip(old, grads)]
+            state["prior"] = [decay * o + (1.0 - decay) * g.detach() for o, g in zip(old, grads)]
         else:
-            state["_fullzo_prior"] = [g.detach().clone() for g in grads]
+            state["prior"] = [g.detach().clone() for g in grads]
     if out["mismatched"] and batched:
-        state["_fullzo_sequential"] = True
+        state["sequential"] = True
         warnings.warn(
             "full-ZO: the loss feeds SKS outputs back into SKS inputs, so its queries cannot "
             "all go in one batch; later steps evaluate each perturbation sequentially",

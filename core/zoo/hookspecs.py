@@ -6,11 +6,14 @@ arguments without breaking old plugins. Each ``register`` callable takes a class
 ``name`` class attribute (what users type, e.g. ``"ase-emt"``) and a one-line
 ``description``; registering a name that another plugin registered too is an error that names
 both plugins.
+
+:data:`KINDS` says which ``register_*`` hook registers which kind of component; the
+registry, ``zoo list`` and ``zoo plugins`` all read it from here.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import pluggy
 
@@ -48,3 +51,20 @@ def register_tasks(register: Register) -> None:
 @hookspec
 def register_commands(cli: Any) -> None:
     """Add click commands to the ``zoo`` command group: ``@cli.command()``."""
+
+
+class Kind(NamedTuple):
+    """A kind of component: the hook that registers it and what a user calls one."""
+
+    hook: str
+    label: str
+
+
+#: kind (as ``zoo list KIND`` spells it) -> its registration hook and label
+KINDS: dict[str, Kind] = {
+    "sks": Kind(register_knowledge_sources.__name__, "knowledge source"),
+    "estimators": Kind(register_estimators.__name__, "estimator"),
+    "schedulers": Kind(register_schedulers.__name__, "scheduler"),
+    "executors": Kind(register_executors.__name__, "executor"),
+    "tasks": Kind(register_tasks.__name__, "task"),
+}

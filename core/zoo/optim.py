@@ -1,45 +1,51 @@
-"""Optimisers for full-ZO training: ZO-SGD, ZO-SGD with momentum, ZO-SignSGD, ZO-Adam.
+"""The optimizers a run can use: one table, for both modes and both variants.
 
-The gradient estimate is written into each parameter's ``.grad`` by
-:func:`zoo.fullzo.estimate_parameter_gradients`, so three of the four are torch's own
-optimizers (as DeepZero does it); only SignSGD needs a small class of its own.
+``optimizer`` (with ``[optimizer_options]``) picks the torch optimizer that takes every step
+of a run. In hybrid mode it steps on backprop gradients (ZO only inside the SKS layer); in
+``mode = "full-zo"`` on the ZO estimate of the whole loss's gradient, which
+:func:`zoo.fullzo.estimate_parameter_gradients` writes into each ``p.grad`` - so the four
+optimizers of Zhang et al., "Revisiting Zeroth-Order Optimization for Memory-Efficient LLM
+Fine-Tuning: A Benchmark" (2024) are rows of this table:
 
-* ``zo-sgd``: torch.optim.SGD, no momentum.
-* ``zo-sgd-mmt``: torch.optim.SGD with ``momentum`` (0.9).
-* ``zo-signsgd``: :class:`SignSGD` - theta -= lr * sign(g) (Liu et al., "signSGD via
-  zeroth-order oracle", ICLR 2019): the sign is robust to the estimate's scale, which for
-  RGE carries the whole variance of |g|.
-* ``zo-adam``: torch.optim.Adam (``betas``, ``eps``).
+==============  =======================================================
+ZO-SGD          ``optimizer = "sgd"`` with ``momentum = 0``
+ZO-SGD-MMT      ``optimizer = "sgd"`` (momentum 0.9, the default)
+ZO-SGD-Sign     ``optimizer = "signsgd"``
+ZO-Adam         ``optimizer = "adam"``
+==============  =======================================================
+
+**The data-only twin uses the same row, the same options and the same learning rate** on
+its exact (backprop) gradients. That is what makes the comparison fair: the two variants
+differ only in where their gradient comes from, never in how a gradient becomes a step
+(ZO-Adam's twin is Adam at the same lr; ZO-SignSGD's twin is sign-SGD on exact gradients).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from .errors import ConfigError
 
-#: options each optimizer accepts (besides lr)
-OPTIMIZER_OPTIONS: dict[str, tuple[str, ...]] = {
-    "zo-sgd": ("weight_decay",),
-    "zo-sgd-mmt": ("momentum", "weight_decay"),
-    "zo-signsgd": ("momentum", "weight_decay"),
-    "zo-adam": ("betas", "eps", "weight_decay"),
-}
-
 
 class SignSGD(torch.optim.Optimizer):
-    """theta <- theta - lr * sign(m), m = momentum * m + g (m = g without momentum)."""
+    """theta <- theta - lr * sign(m), m = momentum * m + g (m = g without momentum).
+
+    Liu et al., "signSGD via zeroth-order oracle" (ICLR 2019): the sign is robust to the
+    estimate's scale, which for RGE carries the whole variance of |g|.
+    """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, weight_decay: float = 0.0):
         if not lr > 0:
-            raise ConfigError(f"zo-signsgd: lr must be > 0, got {lr}")
+            raise ConfigError(f"signsgd: lr must be > 0, got {lr}")
         if not 0.0 <= momentum < 1.0:
-            raise ConfigError(f"zo-signsgd: momentum must be in [0, 1), got {momentum}")
+            raise ConfigError(f"signsgd: momentum must be in [0, 1), got {momentum}")
         if weight_decay < 0:
-            raise ConfigError(f"zo-signsgd: weight_decay must be >= 0, got {weight_decay}")
+            raise ConfigError(f"signsgd: weight_decay must be >= 0, got {weight_decay}")
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
 
     @torch.no_grad()
@@ -66,28 +72,58 @@ class SignSGD(torch.optim.Optimizer):
         return loss
 
 
-def check_optimizer_options(name: str, options: dict[str, Any]) -> None:
-    if name not in OPTIMIZER_OPTIONS:
-        raise ConfigError(f"unknown ZO optimizer {name!r}; choose one of {', '.join(OPTIMIZER_OPTIONS)}")
-    unknown = sorted(set(options) - set(OPTIMIZER_OPTIONS[name]))
+@dataclass(frozen=True)
+class OptimizerKind:
+    """One row of :data:`OPTIMIZERS`: a torch optimizer class, the options a config may set
+    (besides ``lr``), and zoo's defaults for them."""
+
+    cls: Callable[..., torch.optim.Optimizer]
+    description: str
+    options: tuple[str, ...]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+#: every optimizer ``optimizer = NAME`` can choose, by name
+OPTIMIZERS: dict[str, OptimizerKind] = {
+    "adam": OptimizerKind(torch.optim.Adam, "Adam", ("betas", "eps", "weight_decay")),
+    "sgd": OptimizerKind(
+        torch.optim.SGD, "SGD with momentum (0.9; momentum = 0 for plain SGD)",
+        ("momentum", "weight_decay", "nesterov"), {"momentum": 0.9},
+    ),
+    "signsgd": OptimizerKind(SignSGD, "sign-SGD: steps of lr along sign(g)", ("momentum", "weight_decay")),
+}
+
+
+def check_optimizer(name: str, options: dict[str, Any]) -> None:
+    """Raise a :class:`ConfigError` for an unknown optimizer or an option it does not take."""
+    if name not in OPTIMIZERS:
+        hint = ""
+        if name.startswith("zo-"):
+            hint = " (the full-ZO optimizers are now mode = \"full-zo\" with one of these)"
+        raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}{hint}")
+    accepted = OPTIMIZERS[name].options
+    unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ConfigError(f"{name}: unknown option(s) {unknown}; it accepts {', '.join(OPTIMIZER_OPTIONS[name])}")
+        raise ConfigError(f"optimizer {name!r}: unknown option(s) {unknown}; it accepts {', '.join(accepted)}")
 
 
 def make_optimizer(name: str, params: Iterable[Any], lr: float, **options: Any) -> torch.optim.Optimizer:
-    """The optimizer called ``name`` (see the module docstring) over ``params``."""
-    check_optimizer_options(name, options)
-    if not lr > 0:
-        raise ConfigError(f"{name}: lr must be > 0, got {lr}")
+    """The optimizer called ``name`` (a key of :data:`OPTIMIZERS`) over ``params``.
+
+    The old full-ZO names (``zo-sgd``, ``zo-sgd-mmt``, ``zo-signsgd``, ``zo-adam``) still
+    work, with a :class:`DeprecationWarning`, as the rows they stand for.
+    """
+    from .deprecation import legacy_optimizer
+
+    name, options = legacy_optimizer(name, options)
+    check_optimizer(name, options)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (lr > 0 and math.isfinite(lr)):
+        raise ConfigError(f"optimizer {name!r}: lr must be a positive number, got {lr!r}")
+    kind = OPTIMIZERS[name]
+    options = {**kind.defaults, **options}
+    if "betas" in options:
+        options["betas"] = tuple(options["betas"])
     try:
-        if name == "zo-sgd":
-            return torch.optim.SGD(params, lr=lr, **options)
-        if name == "zo-sgd-mmt":
-            return torch.optim.SGD(params, lr=lr, **{"momentum": 0.9, **options})
-        if name == "zo-signsgd":
-            return SignSGD(params, lr=lr, **options)
-        if "betas" in options:
-            options["betas"] = tuple(options["betas"])
-        return torch.optim.Adam(params, lr=lr, **options)
+        return kind.cls(params, lr=lr, **options)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+        raise ConfigError(f"optimizer {name!r}: {exc}") from None

@@ -12,16 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import plugins
+from .deprecation import FULL_ZO_ESTIMATORS, legacy_estimator
 from .errors import ConfigError, PluginError, UnknownNameError
-
-#: kind -> (hook name, what a user calls one of them)
-KINDS: dict[str, tuple[str, str]] = {
-    "sks": ("register_knowledge_sources", "knowledge source"),
-    "estimators": ("register_estimators", "estimator"),
-    "schedulers": ("register_schedulers", "scheduler"),
-    "executors": ("register_executors", "executor"),
-    "tasks": ("register_tasks", "task"),
-}
+from .hookspecs import KINDS
 
 
 @dataclass(frozen=True)
@@ -121,8 +114,11 @@ def create(kind: str, name: str, /, **options: Any) -> Any:
     Options are bound against the class's signature first (an unknown option lists the
     accepted ones); a TypeError, ValueError or OverflowError the constructor raises is a
     value it could not take (``inputs=5`` where a name is wanted, ``q=1e400``) and becomes
-    a :class:`ConfigError` naming the component.
+    a :class:`ConfigError` naming the component. The old full-ZO estimator names
+    (``zo-adam``, ...) build the direction estimator they held, with a deprecation warning.
     """
+    if kind == "estimators" and name in FULL_ZO_ESTIMATORS:
+        return legacy_estimator(name, **options)
     cls = get(kind, name).cls
     label = KINDS[kind][1]
     if inspect.isabstract(cls):

@@ -29,9 +29,11 @@ import torch
 from . import checkpoint, fullzo, registry
 from .cache import Cache
 from .config import RunConfig, default_workers_max, read_toml, resolve
+from .deprecation import legacy_estimator_state
 from .errors import ConfigError, Interrupted, SKSError  # noqa: F401 - Interrupted: its old home
 from .evaluation import EvaluationStats, FailurePolicy
 from .layer import SKSLayer
+from .optim import make_optimizer
 from .rundir import RunFolder
 from .tasks import sks_options_for
 
@@ -152,19 +154,14 @@ class Run:
         full_zo = False
         if name == COUPLED:
             est = self.build_estimator()
-            full_zo = cfg.mode == "full-zo" or bool(getattr(est, "full_zo", False))
+            full_zo = cfg.mode == "full-zo"
             # in full-ZO the layer only evaluates (executor, cache, failure policy, bounds);
             # the estimator perturbs the model's parameters instead of the SKS inputs
             layer = SKSLayer(
                 sks, "cge" if full_zo else est, executor, seed=cfg.seed, cache=cache, policy=self.build_policy()
             )
-        params = list(model.parameters())
-        if est is not None and hasattr(type(est), "make_optimizer"):
-            opt = est.make_optimizer(params, cfg.lr)
-        elif cfg.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=cfg.lr)
-        else:
-            opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9)
+        # one optimizer for both variants: they differ only in where the gradient comes from
+        opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **cfg.optimizer_options)
         knobs = {"lr": cfg.lr}
         if est is not None:
             knobs.update({k: getattr(est, k) for k in est.knobs})
@@ -200,7 +197,7 @@ class Run:
                 layer.set_rng_state(state["layer_rng"])
                 layer.evaluator.stats = EvaluationStats(**json.loads(state["stats"]))
                 if state.get("estimator"):
-                    est.load_state_dict(state["estimator"])
+                    est.load_state_dict(legacy_estimator_state(state["estimator"]))
             for knob, sched_state in state.get("schedules", {}).items():
                 if knob in schedules and hasattr(schedules[knob], "load_state_dict"):
                     schedules[knob].load_state_dict(sched_state)
@@ -232,7 +229,7 @@ class Run:
                     "layer_rng": at["layer_rng"],
                     "stats": at["stats"],
                     "wall_s": wall0 + time.perf_counter() - t0,
-                    "estimator": est.state_dict() if est is not None and hasattr(est, "state_dict") else {},
+                    "estimator": est.state_dict() if est is not None else {},
                     "schedules": {k: v.state_dict() for k, v in schedules.items() if hasattr(v, "state_dict")},
                     "losses": result.losses[: at["n_losses"]],
                     "evals": [[s, m] for s, m in result.evals[: at["n_evals"]]],
@@ -405,6 +402,8 @@ class Run:
             "sks_about": dict(about()) if callable(about) else {},
             "task": self.config.task,
             "estimator": self.config.estimator,
+            "mode": self.config.mode,
+            "optimizer": self.config.optimizer,
             "executor": self.config.executor,
             "steps": main.steps,
             "seed": self.config.seed,
@@ -607,7 +606,7 @@ def dry_run(*layers: dict[str, Any]) -> dict[str, Any]:
     setup_task(task, sks, config.seed)
     estimator = run.build_estimator()
     rows = probe_rows(task, sks)
-    full_zo = config.mode == "full-zo" or bool(getattr(estimator, "full_zo", False))
+    full_zo = config.mode == "full-zo"
     per_step = run.step_cost(sks, estimator, task.make_model() if full_zo else None)
     return {
         "sks": config.sks,

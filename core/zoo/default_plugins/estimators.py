@@ -1,5 +1,8 @@
-"""Built-in estimators: ``rge``, ``cge``, ``sparse-cge`` and the full-ZO optimisers
-``zo-sgd``, ``zo-sgd-mmt``, ``zo-signsgd``, ``zo-adam``."""
+"""Built-in estimators: ``rge``, ``cge`` and ``sparse-cge``.
+
+Each serves both modes: inside an SKS layer (hybrid) and on the model's parameters
+(``mode = "full-zo"``, where ``optimizer`` picks ZO-SGD, ZO-Adam, ... - see :mod:`zoo.optim`).
+"""
 
 from zoo.hookspecs import hookimpl
 
@@ -7,10 +10,7 @@ from zoo.hookspecs import hookimpl
 @hookimpl
 def register_estimators(register):
     from zoo.estimators import CoordinateEstimator, RandomEstimator, SparseCoordinateEstimator
-    from zoo.estimators.zo_optimizers import ZO_OPTIMIZERS
 
     register(RandomEstimator)
     register(CoordinateEstimator)
     register(SparseCoordinateEstimator)
-    for cls in ZO_OPTIMIZERS:
-        register(cls)

@@ -54,9 +54,6 @@ class Estimator:
     description: ClassVar[str] = ""
     #: attributes a schedule may rewrite between steps
     knobs: ClassVar[tuple[str, ...]] = ("mu",)
-    #: True for the full-ZO optimisers (zo-sgd, zo-adam, ...): the estimator is meant for the
-    #: loss as a function of the model's parameters (:mod:`zoo.fullzo`), not for a layer
-    full_zo: ClassVar[bool] = False
     #: what the last :meth:`combine` measured about its own estimate (see :func:`spread_stats`);
     #: an adaptive schedule's ``observe`` reads it after each backward
     last_stats: dict[str, float] | None = None
@@ -82,31 +79,28 @@ class Estimator:
         """Query points and weights around each row of ``z`` (B, d), inside [lower, upper]."""
         raise NotImplementedError
 
-    #: attributes an estimator learns while it runs (priors, ZO-GraSP scores, full-ZO flags)
-    STATE_KEYS: ClassVar[tuple[str, ...]] = ("_prior", "scores", "groups", "_fullzo_prior", "_fullzo_sequential")
+    @property
+    def state(self) -> dict[str, Any]:
+        """What the estimator carries from one step to the next (a prior direction, ZO-GraSP
+        scores, ...), by name. Everything a resumed run needs to estimate exactly as an
+        uninterrupted one would lives here, so :meth:`state_dict` checkpoints it whole.
+
+        Whoever drives the estimator may keep its own entries under a key of its own
+        (:mod:`zoo.fullzo` does, for the parameter-space prior).
+        """
+        return self.__dict__.setdefault("_state", {})
 
     def state_dict(self) -> dict[str, Any]:
-        """What a checkpoint must carry so that a resumed run estimates as the first would
-        have (torch tensors, lists and numbers only, so ``torch.load(weights_only=True)``)."""
-        import torch
-
-        out: dict[str, Any] = {}
-        for key in self.STATE_KEYS:
-            value = self.__dict__.get(key)
-            if value is None:
-                continue
-            if isinstance(value, np.ndarray):
-                value = {"ndarray": torch.from_numpy(np.array(value))}
-            out[key] = value
-        return out
+        """:attr:`state` as a checkpoint can hold it (``torch.load(weights_only=True)``):
+        numpy arrays become ``{"ndarray": tensor}``, dicts and lists are converted inside."""
+        return _to_checkpoint(self.state)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            if key not in self.STATE_KEYS:
-                raise ConfigError(f"estimator {self.name!r}: unknown state {key!r}")
-            if isinstance(value, dict) and "ndarray" in value:
-                value = value["ndarray"].numpy()
-            self.__dict__[key] = value
+        """Restore :attr:`state` from :meth:`state_dict`'s output."""
+        if not isinstance(state, dict):
+            raise ConfigError(f"estimator {self.name!r}: a state must be a dict, got {type(state).__name__}")
+        self.state.clear()
+        self.state.update(_from_checkpoint(state))
 
     def parameter_plan(self, d: int, rng: np.random.Generator) -> "DirectionPlan":
         """Directions and step sizes for full-ZO mode (f = the loss, z = d model parameters).
@@ -189,6 +183,28 @@ class DirectionPlan:
     def n_evaluations(self) -> int:
         """Loss evaluations, L(theta) not counted."""
         return int(self.steps.size)
+
+
+def _to_checkpoint(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        import torch
+
+        return {"ndarray": torch.from_numpy(np.array(value))}
+    if isinstance(value, dict):
+        return {k: _to_checkpoint(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_checkpoint(v) for v in value]
+    return value
+
+
+def _from_checkpoint(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"ndarray"}:
+            return value["ndarray"].numpy()
+        return {k: _from_checkpoint(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_checkpoint(v) for v in value]
+    return value
 
 
 def spread_stats(plan: Plan, f0: np.ndarray, fq: np.ndarray, v: np.ndarray, g: np.ndarray) -> dict[str, float]:

@@ -108,7 +108,6 @@ class RandomEstimator(Estimator):
         if isinstance(prior_decay, bool) or not isinstance(prior_decay, (int, float)) or not 0 <= prior_decay < 1:
             raise ConfigError(f"{self.name}: prior_decay must be a number in [0, 1), got {prior_decay!r}")
         self.prior_decay = float(prior_decay)
-        self._prior: np.ndarray | None = None
         super().__init__(mu=mu)
 
     def _check(self) -> None:
@@ -177,7 +176,7 @@ class RandomEstimator(Estimator):
     def _prior_rows(self, B: int, d: int, rng: np.random.Generator) -> np.ndarray | None:
         if self.prior == "none" or d < 2:
             return None
-        p = self._prior
+        p = self.state.get("prior")
         if p is None or p.shape[1] != d:
             p = rng.standard_normal((B, d))  # no past yet: a random unit direction
         elif p.shape[0] != B:
@@ -213,11 +212,11 @@ class RandomEstimator(Estimator):
         g = Estimator.combine(plan, f0, fq, v)
         self.last_stats = spread_stats(plan, f0, fq, v, g)
         if self.prior == "previous":
-            p = self._prior
+            p = self.state.get("prior")
             if p is not None and p.shape == g.shape and np.all(np.isfinite(p)):
-                self._prior = self.prior_decay * p + (1.0 - self.prior_decay) * g
+                self.state["prior"] = self.prior_decay * p + (1.0 - self.prior_decay) * g
             else:
-                self._prior = g.copy()
+                self.state["prior"] = g.copy()
         return g
 
     # -- full-ZO ------------------------------------------------------------------------

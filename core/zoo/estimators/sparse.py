@@ -77,10 +77,6 @@ class SparseCoordinateEstimator(Estimator):
         self.probe = probe
         self.probe_q = probe_q
         self.score = score
-        #: importance of each coordinate (None until probed or set)
-        self.scores: np.ndarray | None = None
-        #: group id of each coordinate (full-ZO: parameter tensor), None: one group
-        self.groups: np.ndarray | None = None
         self._probing = False
         super().__init__(mu=mu)
 
@@ -107,6 +103,16 @@ class SparseCoordinateEstimator(Estimator):
         """Steady-state queries; the first call of a score-based mask probes instead."""
         return self.kept(d) * (2 if self.central else 1)
 
+    @property
+    def scores(self) -> np.ndarray | None:
+        """Importance of each coordinate (None until probed or set); kept in :attr:`state`."""
+        return self.state.get("scores")
+
+    @property
+    def groups(self) -> np.ndarray | None:
+        """Group id of each coordinate (full-ZO: its parameter tensor); None: one group."""
+        return self.state.get("groups")
+
     def needs_scores(self, d: int) -> bool:
         return self.uses_scores and (self.scores is None or self.scores.shape != (d,))
 
@@ -114,8 +120,8 @@ class SparseCoordinateEstimator(Estimator):
         """Importance per coordinate (larger: keep), and optionally a group id per coordinate."""
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         scores = np.where(np.isfinite(scores), scores, -np.inf)
-        self.scores = scores
-        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64).reshape(-1)
+        self.state["scores"] = scores
+        self.state["groups"] = None if groups is None else np.asarray(groups, dtype=np.int64).reshape(-1)
 
     def fixed_mask(self, d: int) -> np.ndarray:
         """Indices of the k highest-scoring coordinates (sorted)."""
