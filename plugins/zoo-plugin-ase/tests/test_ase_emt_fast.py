@@ -325,12 +325,16 @@ def test_cli_reports_a_bad_emt_value_in_one_line(tmp_path):
 def test_cache_keys_name_the_implementation(alloy):
     """asap3 and ASE agree to rounding, not bitwise, and forcing emt='ase' must really run
     ASE: the two never share cache entries. auto and the name it resolves to do; the ASE
-    side keeps the keys of caches written before asap3 support (version = plugin version)."""
+    side keeps the keys of caches written before asap3 support (version = plugin version,
+    and ``emt`` is a runtime option, out of the key)."""
     auto = zoo.knowledge_source("ase-emt", outputs="pressure")
     forced = zoo.knowledge_source("ase-emt", emt="asap3", outputs="pressure")
     pure = zoo.knowledge_source("ase-emt", emt="ase", outputs="pressure")
     assert sks_fingerprint(auto) == sks_fingerprint(forced) != sks_fingerprint(pure)
     assert pure.version == zoo_ase.__version__
+    # the option is recorded as given, and kept out of the key (the version says what ran)
+    assert (auto.options["emt"], forced.options["emt"], pure.options["emt"]) == ("auto", "asap3", "ase")
+    assert "emt" not in auto.cache_options()
     x = np.array([[3.7]])
     assert query_keys(auto, x, [alloy]) != query_keys(pure, x, [alloy])
 

@@ -244,12 +244,13 @@ class EMTSource(AseSource):
     ms, and the default task's run 8 s instead of 38 s (benchmarks/emt_fast.py).
     :meth:`about` says which one runs.
 
-    The evaluation cache keys on ``version``, which names the implementation
+    The evaluation cache keys on ``version``, which names the implementation that runs
     (``0.1.0`` ASE, ``0.1.0+asap3``): values agree to rounding, but a cache shared between
     the two would let a run with ``emt="ase"`` silently replay asap3's numbers (and the
     reverse), which defeats the one reason to force an implementation: to check or time
-    it. ``auto`` and the name it resolves to share keys; ``emt`` itself is therefore not in
-    :attr:`options`, and the ASE path keeps the keys caches made before asap3 support hold.
+    it. The ``emt`` option itself is a runtime option (out of the key), so ``auto`` and the
+    name it resolves to share entries, and the ASE path keeps the keys that caches written
+    before asap3 support hold.
     """
 
     name = "ase-emt"
@@ -258,6 +259,9 @@ class EMTSource(AseSource):
     default_task = "fcc-alloy-lattice"
     calculator_parameters = ("asap_cutoff",)
     source_options = ("emt",)
+    #: how the values are computed, not what they are: the implementation enters the cache
+    #: key through ``version`` instead (auto and asap3 are the same function, same bits)
+    runtime_options = ("emt",)
     IMPLEMENTATIONS = ("auto", "asap3", "ase")
 
     def __init__(self, emt: str = "auto", **options: Any):
@@ -275,6 +279,7 @@ class EMTSource(AseSource):
         if self.implementation == "asap3":
             self.version = f"{__version__}+asap3"
         super().__init__(**options)
+        self.options["emt"] = emt
 
     def make_calculator(self, **parameters: float):
         options = {**self.calculator_options, **parameters}
