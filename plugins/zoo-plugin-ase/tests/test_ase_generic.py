@@ -51,7 +51,7 @@ def strain_rows():
 def test_default_is_emt_and_equals_ase_emt(triclinic_alloy, strain_rows):
     generic = zoo.knowledge_source("ase-calculator", inputs="strain", outputs=OUTS, n_atoms=32)
     assert generic.options["calculator"] == "ase.calculators.emt:EMT"
-    emt = zoo.knowledge_source("ase-emt", inputs="strain", outputs=OUTS, n_atoms=32)
+    emt = zoo.knowledge_source("ase-emt", inputs="strain", outputs=OUTS, n_atoms=32, emt="ase")
     ctx = [triclinic_alloy] * 3
     y = generic(strain_rows, ctx)
     np.testing.assert_array_equal(y, emt(strain_rows, ctx))
@@ -68,7 +68,7 @@ def test_calculator_options_reach_the_calculator(alloy):
     x = [[3.7]]
     on = zoo.knowledge_source("ase-calculator", calculator_options={"asap_cutoff": True}, outputs="energy")
     off = zoo.knowledge_source("ase-calculator", outputs="energy")
-    emt_on = zoo.knowledge_source("ase-emt", asap_cutoff=True, outputs="energy")
+    emt_on = zoo.knowledge_source("ase-emt", asap_cutoff=True, outputs="energy", emt="ase")
     np.testing.assert_array_equal(on(x, [alloy]), emt_on(x, [alloy]))
     # the cutoff variant moves this alloy's energy by ~6e-7 eV, far above round-off (1e-14)
     assert abs(on(x, [alloy])[0, 0] - off(x, [alloy])[0, 0]) > 1e-8
@@ -133,7 +133,7 @@ def test_factory_function_from_python_not_from_a_path(alloy):
     pickle); named by a path (which may come from someone else's config) it is refused
     before it is called."""
     sks = zoo.knowledge_source("ase-calculator", calculator=emt_factory, outputs="energy")
-    emt = zoo.knowledge_source("ase-emt", outputs="energy")
+    emt = zoo.knowledge_source("ase-emt", outputs="energy", emt="ase")  # bit for bit: ASE's own EMT
     np.testing.assert_array_equal(sks([[3.7]], [alloy]), emt([[3.7]], [alloy]))
     clone = pickle.loads(pickle.dumps(sks))
     np.testing.assert_array_equal(clone([[3.7]], [alloy]), emt([[3.7]], [alloy]))
