@@ -8,6 +8,7 @@ The public API, everything a plugin author or user imports::
     zoo.knowledge_source("ase-emt")    # build registered components by name
     zoo.estimator("rge", q=16, mu=1e-3)
     zoo.SKSLayer(sks, estimator=..., executor="serial")   # a torch.nn.Module
+    zoo.FunctionSource(fn, ["a", "b"], ["y"])             # a plain function as an SKS
 
 Names that need torch (SKSLayer, Task, run) load on first use, so ``import zoo`` in a
 plugin's entry-point module stays cheap and ``zoo --help`` stays fast.
@@ -20,6 +21,7 @@ from typing import Any
 from .errors import ConfigError, PluginError, SKSError, UnknownNameError, ZooError
 from .estimators.base import Estimator, Plan
 from .executors import Executor
+from .function_source import FunctionSource
 from .hookspecs import hookimpl
 from .registry import estimator, executor, knowledge_source, registered, scheduler, task
 from .schedulers import Schedule
@@ -37,6 +39,7 @@ __all__ = [
     "ConfigError",
     "Estimator",
     "Executor",
+    "FunctionSource",
     "KnowledgeSource",
     "Plan",
     "PluginError",
