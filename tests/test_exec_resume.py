@@ -64,9 +64,12 @@ def test_kill_minus_nine_then_resume_recomputes_nothing(tmp_path):
     metrics = out / "metrics.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until past a checkpoint, mid-way between two
-        if metrics.exists() and len(_lines(metrics)) >= 10:
+        # a step takes ~20 ms: kill one or two steps after a checkpoint (every 4), so the next
+        # checkpoint cannot be written between this look and the kill
+        n = metrics.read_text().count("\n") if metrics.exists() else 0  # complete lines only
+        if n >= 10 and n % 4 in (1, 2):
             break
-        time.sleep(0.05)
+        time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL

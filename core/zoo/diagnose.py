@@ -161,75 +161,133 @@ def diagnose(
     combination v . f of several). ``estimators`` are extra (name, options) pairs to compare
     (mu is set to the recommended one unless given). Costs roughly
     n * (1 + 3 * levels * sweep_directions + 2 d) queries plus the estimators'.
-    """
-    from . import registry
 
+    The four parts of the module docstring, in order: :func:`_sweep`, :func:`_reference`,
+    :func:`_compare`, :func:`_recommend`.
+    """
     if not 0 < target_cosine < 1:
         raise ConfigError(f"diagnose: target cosine must be in (0, 1), got {target_cosine}")
-    exe = registry.executor(executor) if isinstance(executor, str) else executor
-    spec = sks.input_spec
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    n, d = x.shape
-    if d != len(spec):
-        raise ConfigError(f"diagnose: points have {d} columns, {sks.name} takes {len(spec)}")
-    if contexts is not None and len(contexts) != n:
-        raise ConfigError(f"diagnose: {len(contexts)} contexts for {n} points")
-    x = spec.clip(x)
-    lower, upper = np.asarray(spec.lower, float), np.asarray(spec.upper, float)
+    at = _Points.make(sks, x, contexts, executor, output, seed)
+    report = Diagnosis(sks=sks.name, d=at.d, points=at.n, units=list(sks.input_spec.units),
+                       upstream=at.upstream, target_cosine=target_cosine)
+    sweep = _sweep(at, report, sweep_directions, levels)
+    g_ref, fwd_err = _reference(at, sweep, report)
+    qs = _compare(at, g_ref, report, estimators or (), repeats)
+    _recommend(report, sweep, fwd_err, qs)
+    report.queries = at.f.queries
+    return report
+
+
+@dataclass
+class _Points:
+    """Where the diagnosis looks: rows x (inside the bounds), their contexts, f = v . SKS
+    through the executor (counting queries), and f at each row."""
+
+    x: np.ndarray
+    contexts: Sequence[Any] | None
+    lower: np.ndarray
+    upper: np.ndarray
+    f: _Counter
+    s0: np.ndarray
+    upstream: str
+    rng: np.random.Generator
+
+    @property
+    def n(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.x.shape[1]
+
+    @classmethod
+    def make(cls, sks: Any, x: Any, contexts: Sequence[Any] | None, executor: Any, output: str | None,
+             seed: int) -> _Points:
+        from . import registry
+
+        exe = registry.executor(executor) if isinstance(executor, str) else executor
+        spec = sks.input_spec
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        n, d = x.shape
+        if d != len(spec):
+            raise ConfigError(f"diagnose: points have {d} columns, {sks.name} takes {len(spec)}")
+        if contexts is not None and len(contexts) != n:
+            raise ConfigError(f"diagnose: {len(contexts)} contexts for {n} points")
+        rng = np.random.default_rng(seed)
+        v, upstream = _upstream(sks, output, rng)
+        f = _Counter(sks, exe, v)
+        x = spec.clip(x)
+        s0 = f(x, contexts)
+        if not np.all(np.isfinite(s0)):
+            raise SKSError(f"diagnose: {sks.name} returned NaN/inf at {int((~np.isfinite(s0)).sum())} of the points")
+        return cls(x, contexts, np.asarray(spec.lower, float), np.asarray(spec.upper, float), f, s0, upstream, rng)
+
+    def estimate(self, est: Estimator) -> np.ndarray:
+        """One estimate of grad f at every row by ``est``."""
+        plan = est.plan(self.x, self.lower, self.upper, self.rng)
+        B, m, d = plan.points.shape
+        s = self.f(plan.points.reshape(B * m, d), _repeat_ctx(self.contexts, m)).reshape(B, m, 1)
+        return est.combine(plan, self.s0[:, None], s, np.ones((B, 1)))
+
+
+def _upstream(sks: Any, output: str | None, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """v (f = v . SKS outputs) and what it is, in words."""
     names = list(sks.output_spec.names)
-    rng = np.random.default_rng(seed)
     if output is not None:
         if output not in names:
             raise ConfigError(f"diagnose: unknown output {output!r}; {sks.name} outputs {', '.join(names)}")
-        v = np.eye(len(names))[names.index(output)]
-        upstream = output
-    elif len(names) == 1:
-        v, upstream = np.ones(1), names[0]
-    else:
-        v = rng.standard_normal(len(names))
-        v /= np.linalg.norm(v)
-        upstream = "random combination of " + ", ".join(names)
-    f = _Counter(sks, exe, v)
-    report = Diagnosis(sks=sks.name, d=d, points=n, units=list(spec.units), upstream=upstream,
-                       target_cosine=target_cosine)
+        return np.eye(len(names))[names.index(output)], output
+    if len(names) == 1:
+        return np.ones(1), names[0]
+    v = rng.standard_normal(len(names))
+    return v / np.linalg.norm(v), "random combination of " + ", ".join(names)
 
-    s0 = f(x, contexts)
-    if not np.all(np.isfinite(s0)):
-        raise SKSError(f"diagnose: {sks.name} returned NaN/inf at {int((~np.isfinite(s0)).sum())} of the points")
 
-    # -- 1. mu sweep ------------------------------------------------------------------
-    width = np.where(np.isfinite(upper - lower), upper - lower, np.maximum(1.0, np.abs(x).max(axis=0)))
+@dataclass
+class _Sweep:
+    """Directional derivatives at each mu: [level, point, direction], central and forward."""
+
+    mus: np.ndarray
+    u: np.ndarray
+    central: np.ndarray
+    forward: np.ndarray
+    #: median relative change of the central values between neighbouring levels
+    change: np.ndarray
+    #: the level pair that agrees best (the reference mu is mus[best + 1])
+    best: int
+
+
+def _sweep(at: _Points, report: Diagnosis, sweep_directions: int, levels: int) -> _Sweep:
+    """1. The mu sweep: where difference quotients converge, and how noisy the SKS is."""
+    n, d, x = at.n, at.d, at.x
+    width = np.where(np.isfinite(at.upper - at.lower), at.upper - at.lower, np.maximum(1.0, np.abs(x).max(axis=0)))
     h0 = 0.1 * float(np.median(width))
     mus = h0 * 10.0 ** (-np.arange(levels) / 2.0)
     k_dirs = min(d, sweep_directions)
     if d == 1:
         u = np.ones((n, 1, 1))
     else:
-        u = rng.standard_normal((n, k_dirs, d))
+        u = at.rng.standard_normal((n, k_dirs, d))
         u /= np.linalg.norm(u, axis=-1, keepdims=True)
-    plans = []
-    for mu in mus:
-        plans.append(one_sided_or_central(x, u, mu, lower, upper, True, 1.0))
-        plans.append(one_sided_or_central(x, u, mu, lower, upper, False, 1.0))
+    plans = [one_sided_or_central(x, u, mu, at.lower, at.upper, central, 1.0)
+             for mu in mus for central in (True, False)]
     pts = np.concatenate([p.points for p in plans], axis=1)  # (n, M, d)
-    vals = f(pts.reshape(-1, d), _repeat_ctx(contexts, pts.shape[1])).reshape(n, -1)
+    vals = at.f(pts.reshape(-1, d), _repeat_ctx(at.contexts, pts.shape[1])).reshape(n, -1)
     deriv = np.empty((2, levels, n, k_dirs))  # [central|forward, level, point, direction]
     start = 0
     for i, p in enumerate(plans):
         m = p.points.shape[1]
-        ds = vals[:, start:start + m] - s0[:, None]
+        ds = vals[:, start:start + m] - at.s0[:, None]
         coef = np.einsum("bmd,bmd->bm", p.weights, _dir_of(p, u))
-        per = (ds * coef).reshape(n, m // k_dirs, k_dirs).sum(axis=1)
-        deriv[i % 2, i // 2] = per
+        deriv[i % 2, i // 2] = (ds * coef).reshape(n, m // k_dirs, k_dirs).sum(axis=1)
         start += m
-    central, forward = deriv[0], deriv[1]
+    central = deriv[0]
     typical = np.median(np.abs(central), axis=0) + 1e-300  # (n, k_dirs)
     change = np.abs(np.diff(central, axis=0)) / typical  # (levels - 1, n, k)
     change_med = np.nanmedian(change.reshape(levels - 1, -1), axis=1)
     change_med = np.where(np.isfinite(change_med), change_med, np.inf)
     best = int(np.argmin(change_med))
-    mu_ref = float(mus[best + 1])
-    report.mu_reference = mu_ref
+    report.mu_reference = float(mus[best + 1])
     report.reference_uncertainty = float(change_med[best])
     # noise: past the best level the change grows ~ eps/mu; eps from the smallest mus
     tail = change[best + 1:] * typical * mus[best + 2:, None, None] if best + 2 < levels else None
@@ -240,32 +298,45 @@ def diagnose(
     # agree to 1e-4 at all
     rel_noise = noise / (float(np.median(typical)) * h0) if math.isfinite(noise) else 0.0
     report.noisy = bool(change_med[best] > 1e-4 or rel_noise > 1e-10)
+    return _Sweep(mus, u, central, deriv[1], change_med, best)
 
-    # -- 2. reference gradient --------------------------------------------------------
-    ref_est = registry.estimator("cge", mu=mu_ref, difference="central")
-    g_ref = _estimate(ref_est, f, x, s0, contexts, lower, upper, rng)
+
+def _reference(at: _Points, sweep: _Sweep, report: Diagnosis) -> tuple[np.ndarray, np.ndarray]:
+    """2. The reference gradient (central CGE at the best mu), each level's error against it,
+    and the recommended mu; returns the reference and the forward errors."""
+    from . import registry
+
+    ref_est = registry.estimator("cge", mu=report.mu_reference, difference="central")
+    g_ref = at.estimate(ref_est)
     report.gradient_norm = float(np.median(np.linalg.norm(g_ref, axis=1)))
     report.reference_gradient = g_ref.tolist()
-    d_ref = np.einsum("nkd,nd->nk", u, g_ref)
+    d_ref = np.einsum("nkd,nd->nk", sweep.u, g_ref)
     scale = np.median(np.abs(d_ref)) + 1e-300
-    fwd_err = np.nanmedian(np.abs(forward - d_ref).reshape(levels, -1), axis=1) / scale
-    cen_err = np.nanmedian(np.abs(central - d_ref).reshape(levels, -1), axis=1) / scale
-    for i, mu in enumerate(mus):
+    levels = len(sweep.mus)
+    fwd_err = np.nanmedian(np.abs(sweep.forward - d_ref).reshape(levels, -1), axis=1) / scale
+    cen_err = np.nanmedian(np.abs(sweep.central - d_ref).reshape(levels, -1), axis=1) / scale
+    for i, mu in enumerate(sweep.mus):
         report.sweep.append(dict(
             mu=float(mu),
-            central_change=float(change_med[i]) if i < levels - 1 else float("nan"),
+            central_change=float(sweep.change[i]) if i < levels - 1 else float("nan"),
             forward_error=float(fwd_err[i]),
             central_error=float(cen_err[i]),
         ))
 
     def pick(err: np.ndarray) -> float:
         ok = np.flatnonzero(err < GOOD)
-        return float(mus[ok[0]] if ok.size else mus[int(np.nanargmin(err))])
+        return float(sweep.mus[ok[0]] if ok.size else sweep.mus[int(np.nanargmin(err))])
 
-    mu_f, mu_c = pick(fwd_err), pick(cen_err)
-    report.recommended_mu = {"forward": mu_f, "central": mu_c}
+    report.recommended_mu = {"forward": pick(fwd_err), "central": pick(cen_err)}
+    return g_ref, fwd_err
 
-    # -- 3. estimators vs the reference -----------------------------------------------
+
+def _compare(at: _Points, g_ref: np.ndarray, report: Diagnosis,
+             extra: Sequence[tuple[str, dict[str, Any]]], repeats: int) -> list[int]:
+    """3. Each estimator against the reference, at the recommended mu; returns the q tried."""
+    from . import registry
+
+    d, mu_f, mu_c = at.d, report.recommended_mu["forward"], report.recommended_mu["central"]
     qs = [q for q in (1, 4, 16, 64) if q <= max(4, 2 * d)]
     todo: list[tuple[str, dict[str, Any]]] = [
         ("cge", {"difference": "forward", "mu": mu_f}),
@@ -275,16 +346,13 @@ def diagnose(
     if d >= 4:
         todo.append(("rge", {"q": min(d, 16), "mu": mu_c, "directions": "sphere", "orthogonal": True,
                              "difference": "central"}))
-    for name, options in estimators or ():
-        todo.append((name, {"mu": mu_f, **options}))
+    todo += [(name, {"mu": mu_f, **options}) for name, options in extra]
     for name, options in todo:
         est = registry.estimator(name, **options)
         deterministic = name == "cge" and options.get("coordinates") is None
-        reps = 1 if deterministic else repeats
         cos, err = [], []
-        for _ in range(reps):
-            g = _estimate(est, f, x, s0, contexts, lower, upper, rng)
-            for gi, ri in zip(g, g_ref):
+        for _ in range(1 if deterministic else repeats):
+            for gi, ri in zip(at.estimate(est), g_ref):
                 cos.append(_cos(gi, ri))
                 err.append(float(np.linalg.norm(gi - ri) / max(np.linalg.norm(ri), 1e-300)))
         label = name + "(" + ", ".join(f"{k}={_fmt(v)}" for k, v in options.items()) + ")"
@@ -294,9 +362,13 @@ def diagnose(
             cosine_mean=float(np.mean(cos)), cosine_std=float(np.std(cos)), cosine_min=float(np.min(cos)),
             relative_error=float(np.median(err)),
         ))
+    return qs
 
-    # -- 4. recommendations and explanations -----------------------------------------
-    c = target_cosine
+
+def _recommend(report: Diagnosis, sweep: _Sweep, fwd_err: np.ndarray, qs: list[int]) -> None:
+    """4. The recommendation (cge, or rge with the q a target cosine needs) and why."""
+    c, d = report.target_cosine, report.d
+    mu_f, mu_c = report.recommended_mu["forward"], report.recommended_mu["central"]
     q_theory = max(1, math.ceil(d * c * c / (1 - c * c)))
     rge_rows = [e for e in report.estimators if e["name"] == "rge" and not e["options"].get("orthogonal")]
     q_measured = None
@@ -317,9 +389,7 @@ def diagnose(
                    f"forward / {mu_c:.3g} central, for cosine {c}; cge (forward) costs {d} queries")
         report.recommendation = {"estimator": "rge", "q": q_need, "q_theory": q_theory, "mu": mu_f,
                                  "summary": summary}
-    report.explanations = _explain(report, mus, change_med, best, fwd_err, qs, q_theory)
-    report.queries = f.queries
-    return report
+    report.explanations = _explain(report, sweep.mus, sweep.change, sweep.best, fwd_err, qs, q_theory)
 
 
 def _dir_of(plan: Any, u: np.ndarray) -> np.ndarray:
@@ -330,14 +400,6 @@ def _dir_of(plan: Any, u: np.ndarray) -> np.ndarray:
 
 def _fmt(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-
-def _estimate(est: Estimator, f: _Counter, x: np.ndarray, s0: np.ndarray, contexts: Any,
-              lower: np.ndarray, upper: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    plan = est.plan(x, lower, upper, rng)
-    B, m, d = plan.points.shape
-    s = f(plan.points.reshape(B * m, d), _repeat_ctx(contexts, m)).reshape(B, m, 1)
-    return est.combine(plan, s0[:, None], s, np.ones((B, 1)))
 
 
 def _explain(r: Diagnosis, mus: np.ndarray, change: np.ndarray, best: int, fwd_err: np.ndarray,
@@ -416,22 +478,19 @@ def run_command(
     extra: Sequence[str] = (),
     seed: int = 0,
 ) -> Diagnosis:
-    """What ``zoo diagnose`` does: build the SKS and task, take its sample inputs, diagnose."""
-    from . import registry
+    """What ``zoo diagnose`` does: build the SKS and task as ``zoo run`` would (the same
+    resolution of SKS <-> default task, and option merging), take the task's sample inputs,
+    diagnose."""
     from .config import parse_option
-    from .tasks import sks_options_for
+    from .train import build_sks, prepare, setup_task
 
-    sks_cls = registry.get("sks", sks_name).cls
-    task_name = task_name or getattr(sks_cls, "default_task", None)
-    if not task_name:
-        raise ConfigError(
-            f"{sks_name} names no default task, and points to check at come from a task's "
-            f"sample_inputs: give --task NAME (zoo list tasks)"
-        )
-    task = registry.task(task_name, **dict(parse_option(o) for o in task_opts))
-    options = {**sks_options_for(task, sks_name), **dict(parse_option(o) for o in sks_opts)}
-    sks = registry.knowledge_source(sks_name, **options)
-    task.setup(sks, seed)
+    config, task = prepare({
+        "sks": sks_name, "task": task_name, "seed": seed,
+        "sks_options": dict(parse_option(o) for o in sks_opts),
+        "task_options": dict(parse_option(o) for o in task_opts),
+    })
+    sks = build_sks(config, task)
+    setup_task(task, sks, seed)
     try:
         x, contexts = task.sample_inputs(points, seed)
     except NotImplementedError as exc:

@@ -25,7 +25,7 @@ import numpy as np
 from .cache import Cache, query_keys
 from .config import ON_FAILURE
 from .errors import ConfigError, SKSError
-from .executors.base import Chunk, Executor, split
+from .executors.base import Executor, split
 from .sks import KnowledgeSource
 
 

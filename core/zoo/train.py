@@ -1,4 +1,4 @@
-"""The training loop (hybrid mode): model -> SKS layer -> loss, with a data-only twin.
+"""A training run: the model coupled to a knowledge source, beside its data-only twin.
 
 ``run(config)`` trains the task's model coupled to its knowledge source, then (unless
 ``baseline = false``) the same model from the same initial weights on the same labels without
@@ -9,35 +9,32 @@ it, and writes one folder per run:
     checkpoints/     <variant>.pt, written atomically, loaded with weights_only=True
     summary.json     final loss, SKS queries, test metrics of each variant, wall time
     loss.png         loss curves of both variants
+
+This module sets a run up (configuration, task, SKS, executor, cache, folder), resumes and
+summarises it; each variant's steps are :class:`zoo.variant.Variant`'s, and the table and
+plot :mod:`zoo.report`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import math
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
-from . import checkpoint, fullzo, registry
+from . import checkpoint, registry
 from .cache import Cache
 from .config import RunConfig, default_workers_max, read_toml, resolve
-from .deprecation import legacy_estimator_state
-from .errors import ConfigError, Interrupted, SKSError  # noqa: F401 - Interrupted: its old home
-from .evaluation import EvaluationStats, FailurePolicy
-from .layer import SKSLayer
-from .optim import make_optimizer
+from .errors import ConfigError, Interrupted  # noqa: F401 - Interrupted: its old home
+from .evaluation import FailurePolicy
+from .report import comparison_table, plot_losses
 from .rundir import RunFolder
 from .tasks import sks_options_for
-
-COUPLED, DATA_ONLY = "sks-coupled", "data-only"
+from .variant import COUPLED, DATA_ONLY, Variant, VariantResult  # noqa: F401 - also zoo.train's
 
 try:  # tomli_w is a dependency; the fallback keeps a broken install readable
     import tomli_w
@@ -69,20 +66,10 @@ def prepare(*layers: dict[str, Any]) -> tuple[RunConfig, Any]:
     return config, task
 
 
-@dataclass
-class VariantResult:
-    name: str
-    steps: int = 0
-    final_loss: float = float("nan")
-    sks_queries: int = 0
-    nan_gradient_rows: int = 0
-    stats: dict[str, Any] = field(default_factory=dict)
-    stopped: str = ""
-    wall_s: float = 0.0
-    test: dict[str, float] = field(default_factory=dict)
-    losses: list[float] = field(default_factory=list)
-    #: (step, test metrics) every ``eval_every`` steps
-    evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+def build_sks(config: RunConfig, task: Any):
+    """The run's knowledge source: the task's ``sks_options`` for it, under the config's."""
+    options = {**sks_options_for(task, config.sks), **config.sks_options}
+    return registry.knowledge_source(config.sks, **options)
 
 
 class Run:
@@ -102,8 +89,7 @@ class Run:
 
     # -- set-up -----------------------------------------------------------------------
     def build_sks(self):
-        options = {**sks_options_for(self.task, self.config.sks), **self.config.sks_options}
-        return registry.knowledge_source(self.config.sks, **options)
+        return build_sks(self.config, self.task)
 
     def build_estimator(self):
         return registry.estimator(self.config.estimator, **self.config.estimator_options)
@@ -147,183 +133,8 @@ class Run:
 
     # -- training ---------------------------------------------------------------------
     def train_variant(self, name: str, sks, executor, cache, progress: bool) -> VariantResult:
-        cfg = self.config
-        torch.manual_seed(cfg.seed)
-        model = self.task.make_model()
-        layer = est = None
-        full_zo = False
-        if name == COUPLED:
-            est = self.build_estimator()
-            full_zo = cfg.mode == "full-zo"
-            # in full-ZO the layer only evaluates (executor, cache, failure policy, bounds);
-            # the estimator perturbs the model's parameters instead of the SKS inputs
-            layer = SKSLayer(
-                sks, "cge" if full_zo else est, executor, seed=cfg.seed, cache=cache, policy=self.build_policy()
-            )
-        # one optimizer for both variants: they differ only in where the gradient comes from
-        opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, **cfg.optimizer_options)
-        knobs = {"lr": cfg.lr}
-        if est is not None:
-            knobs.update({k: getattr(est, k) for k in est.knobs})
-        schedules = {k: self.schedule(k) for k in knobs if k in ("lr", "mu", "q", "sparsity")}
-        for knob, sched in schedules.items():
-            # lr may anneal to 0; a finite-difference step of 0 divides by zero
-            if knob == "mu" and not min(sched.factor(s, cfg.steps) for s in range(cfg.steps)) > 0:
-                raise ConfigError(
-                    f"the {knob} schedule {cfg.__dict__[knob + '_schedule']!r} reaches 0 within "
-                    f"{cfg.steps} steps; give it a floor, e.g. [schedule_options.{knob}] final = 0.1"
-                )
-
-        result = VariantResult(name)
-        start_step, wall0 = 0, 0.0
-        ckpt_path = self.folder.subfolder("checkpoints") / f"{name}.pt"
-        if self.resume and self.folder.file("checkpoints", f"{name}.pt").exists():
-            state = checkpoint.load(ckpt_path)
-            self.resumed_from[name] = int(state["step"])
-            try:
-                model.load_state_dict(state["model"])
-                opt.load_state_dict(state["optimizer"])
-            except (RuntimeError, ValueError, KeyError) as exc:
-                raise ConfigError(
-                    f"checkpoint {str(ckpt_path)!r} does not fit the model of task "
-                    f"{cfg.task!r} ({str(exc).splitlines()[0]}); was config.toml edited?"
-                ) from None
-            torch.set_rng_state(state["torch_rng"])
-            start_step, wall0 = int(state["step"]), float(state["wall_s"])
-            result.losses = list(state["losses"])
-            result.evals = [(int(s), dict(m)) for s, m in state.get("evals", [])]
-            result.stopped = str(state.get("stopped", ""))
-            if layer is not None:
-                layer.set_rng_state(state["layer_rng"])
-                layer.evaluator.stats = EvaluationStats(**json.loads(state["stats"]))
-                if state.get("estimator"):
-                    est.load_state_dict(legacy_estimator_state(state["estimator"]))
-            for knob, sched_state in state.get("schedules", {}).items():
-                if knob in schedules and hasattr(schedules[knob], "load_state_dict"):
-                    schedules[knob].load_state_dict(sched_state)
-            if state.get("done"):
-                start_step = cfg.steps
-
-        t0 = time.perf_counter()
-
-        def boundary() -> dict[str, Any]:
-            """Random states and counters as they are between two steps."""
-            return {
-                "torch_rng": torch.get_rng_state(),
-                "layer_rng": layer.rng_state() if layer is not None else "",
-                "stats": json.dumps(layer.stats.as_dict()) if layer is not None else "{}",
-                "n_losses": len(result.losses),
-                "n_evals": len(result.evals),
-            }
-
-        def save(step: int, done: bool = False, at: dict[str, Any] | None = None) -> None:
-            at = at or boundary()
-            checkpoint.save(
-                {
-                    "step": step,
-                    "done": done,
-                    "stopped": result.stopped,
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "torch_rng": at["torch_rng"],
-                    "layer_rng": at["layer_rng"],
-                    "stats": at["stats"],
-                    "wall_s": wall0 + time.perf_counter() - t0,
-                    "estimator": est.state_dict() if est is not None else {},
-                    "schedules": {k: v.state_dict() for k, v in schedules.items() if hasattr(v, "state_dict")},
-                    "losses": result.losses[: at["n_losses"]],
-                    "evals": [[s, m] for s, m in result.evals[: at["n_evals"]]],
-                    "config_sha256": self.config_sha256,
-                },
-                ckpt_path,
-            )
-
-        step_cost = self.step_cost(sks, est, model if full_zo else None) if est is not None else 0
-        bar = _progress(cfg.steps, start_step, name, progress)
-        done_steps = start_step
-        last_boundary = boundary()
-        try:
-            with self.folder.open("metrics.jsonl", mode="a") as log:
-                for step in range(start_step, cfg.steps):
-                    # Ctrl-C mid-step saves the state of the last completed step; the model and
-                    # optimizer only change in opt.step(), the last thing a step does
-                    last_boundary = boundary()
-                    if layer is not None and cfg.budget and layer.queries + step_cost > cfg.budget:
-                        result.stopped = (
-                            f"budget: {layer.queries} of {cfg.budget} SKS queries spent; "
-                            f"the next step would need about {step_cost}"
-                        )
-                        break
-                    values = {}
-                    for knob, sched in schedules.items():
-                        value = knobs[knob] * sched.factor(step, cfg.steps)
-                        if knob == "q":
-                            value = max(1, int(round(value)))
-                        values[knob] = value
-                        if knob == "lr":
-                            for group in opt.param_groups:
-                                group["lr"] = value
-                        else:
-                            setattr(est, knob, value)
-                    opt.zero_grad(set_to_none=True)
-                    if full_zo:
-                        out = fullzo.estimate_parameter_gradients(
-                            model, lambda lyr: self.task.loss(model, lyr, step), layer, est,
-                            seed=cfg.seed, step=step,
-                        )
-                        loss_value, metrics = float(out["loss"]), dict(out["metrics"])
-                    else:
-                        loss, metrics = self.task.loss(model, layer, step)
-                        loss_value = float(loss.item())
-                    if not math.isfinite(loss_value):
-                        raise SKSError(
-                            f"{name}: the loss became {loss_value} at step {step}; the SKS "
-                            f"returned NaN/inf or the model diverged (metrics: {metrics}). "
-                            f"Try a smaller lr, check the SKS's bounds, or drop non-finite "
-                            f"rows from the loss so that failed queries are skipped"
-                        )
-                    if not full_zo:
-                        loss.backward()
-                    opt.step()
-                    stats = getattr(est, "last_stats", None) if est is not None else None
-                    for sched in schedules.values():
-                        if stats and hasattr(sched, "observe"):
-                            sched.observe(stats)
-                    result.losses.append(loss_value)
-                    row = {"variant": name, "step": step, "loss": loss_value, **metrics, **values}
-                    if stats and "estimated_cosine" in stats:
-                        row["estimated_cosine"] = float(stats["estimated_cosine"])
-                    if layer is not None:
-                        st = layer.stats
-                        row.update(sks_queries=st.queries, cache_hits=st.cache_hits, failed_queries=st.failed)
-                    if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps - 1):
-                        test = self.test_metrics(model)
-                        result.evals.append((step + 1, test))
-                        row.update(test)
-                    log.write(json.dumps(row) + "\n")
-                    log.flush()  # one line a step, readable live (tail -f) and after a kill
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(loss=f"{loss_value:.3g}", refresh=False)
-                    done_steps = step + 1
-                    if cfg.checkpoint_every and done_steps % cfg.checkpoint_every == 0:
-                        save(done_steps)
-        except KeyboardInterrupt:
-            save(done_steps, at=last_boundary)
-            raise Interrupted(self.dir, name, done_steps) from None
-        finally:
-            if bar is not None:
-                bar.close()
-        result.steps = done_steps
-        save(done_steps, done=True)
-        result.final_loss = result.losses[-1] if result.losses else float("nan")
-        result.wall_s = wall0 + time.perf_counter() - t0
-        if layer is not None:
-            result.sks_queries = layer.queries
-            result.stats = layer.stats.as_dict()
-            result.nan_gradient_rows = layer.nan_gradient_rows
-        result.test = self.test_metrics(model)
-        return result
+        """Train one variant (resuming it from its checkpoint if there is one)."""
+        return Variant(self, name, sks, executor, cache).train(progress)
 
     def step_cost(self, sks, estimator, model: torch.nn.Module | None = None) -> int:
         """SKS queries one coupled step asks for: B rows forward, B x m for the gradient.
@@ -475,19 +286,12 @@ def setup_task(task: Any, sks, seed: int) -> int:
 def probe_rows(task: Any, sks) -> int:
     """SKS rows one step of ``task`` evaluates in forward, found by a query-free probe."""
     probe = _ProbeLayer(sks)
-    torch.manual_seed(0)
-    model = task.make_model()
-    with torch.no_grad():
-        task.loss(model, probe, 0)
+    with torch.random.fork_rng(devices=[]):  # the probe's model must not move the run's seed
+        torch.manual_seed(0)
+        model = task.make_model()
+        with torch.no_grad():
+            task.loss(model, probe, 0)
     return probe.rows
-
-
-def _progress(total: int, initial: int, name: str, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=name, unit="step", leave=False, dynamic_ncols=True)
 
 
 def write_config(config: RunConfig, folder: RunFolder) -> str:
@@ -500,60 +304,6 @@ def write_config(config: RunConfig, folder: RunFolder) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def comparison_table(
-    results: list[VariantResult], primary: str, units: dict[str, str] | None = None
-) -> str:
-    """A plain-text table of the variants' test metrics, primary metric first."""
-    units = units or {}
-    keys = sorted({k for r in results for k in r.test}, key=lambda k: (k != primary, k))
-    header = ["model", "final loss", "SKS queries", *(f"{k} ({units[k]})" if k in units else k for k in keys)]
-    rows = [
-        [r.name, f"{r.final_loss:.4g}", str(r.sks_queries), *(f"{r.test.get(k, float('nan')):.4g}" for k in keys)]
-        for r in results
-    ]
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
-    lines = [fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)]
-    return "\n".join(lines)
-
-
-def plot_losses(
-    results: list[VariantResult], primary: str, units: dict[str, str] | None = None
-) -> bytes | None:
-    """Training loss (left) and the primary test metric (right) of every variant, as PNG
-    bytes (the caller writes them into the run folder), or None without matplotlib."""
-    try:
-        import matplotlib
-    except ImportError:
-        return None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    unit = (units or {}).get(primary)
-    label = f"{primary} ({unit})" if unit else primary
-    fig, (ax, ax_test) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
-    for r in results:
-        if r.losses:
-            ax.plot(np.arange(1, len(r.losses) + 1), r.losses, label=r.name)
-        points = [(s, m[primary]) for s, m in r.evals if primary in m]
-        if points:
-            ax_test.plot(*zip(*points), marker=".", label=r.name)
-    ax.set(xlabel="step", ylabel="training loss", title="training loss")
-    ax_test.set(xlabel="step", ylabel=label, title=f"{primary} on the test set (lower is better)")
-    for axis, values in ((ax, [v for r in results for v in r.losses]),
-                         (ax_test, [m.get(primary, 1) for r in results for _, m in r.evals])):
-        if values and all(v > 0 for v in values):
-            axis.set_yscale("log")
-        if axis.get_legend_handles_labels()[0]:
-            axis.legend()
-        axis.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def default_run_dir(config: RunConfig) -> Path:
