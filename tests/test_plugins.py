@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +108,9 @@ def test_builtins_load_through_entry_points_like_any_plugin():
 
 @pytest.fixture
 def builtin_estimators_only(monkeypatch):
-    """Load only the ``estimators`` entry point, so listings do not import every SKS plugin."""
-    monkeypatch.setenv("ZOO_PLUGINS", "estimators")
+    """Load zoo's built-ins only (no third-party entry point), so listings do not import
+    every SKS plugin."""
+    monkeypatch.setenv("ZOO_PLUGINS", "")
     zoo.plugins.reset()
 
 
@@ -336,37 +338,91 @@ def test_registering_a_taken_plugin_name_does_not_blame_the_existing_plugin():
     assert info.error is None, f"the built-in plugin was marked as failed: {info.error}"
 
 
-def test_hooks_are_called_in_registration_order(builtin_estimators_only):
-    """plugins.call_each documents "one plugin at a time, in registration order"."""
-    order = []
-    zoo.plugins.register_plugin(plugin_object(register_tasks=lambda register: order.append("first")), "p1")
-    zoo.plugins.register_plugin(plugin_object(register_tasks=lambda register: order.append("second")), "p2")
+def _recording(label, order, **marks):
+    """A plugin whose register_tasks appends ``label`` to ``order``, with hookimpl ``marks``."""
+    ns = type("TestPlugin", (), {})()
+    ns.register_tasks = zoo.hookimpl(**marks)(lambda register: order.append(label))
+    return ns
+
+
+def test_hooks_are_called_in_pluggys_order(builtin_estimators_only):
+    """zoo calls one plugin at a time, in the order pluggy itself would call them: the last
+    registered first, tryfirst before the rest and trylast after (whatever order they were
+    registered in)."""
+    order: list[str] = []
+    for label, marks in [("early", {"tryfirst": True}), ("p1", {}), ("late", {"trylast": True}), ("p2", {})]:
+        assert zoo.plugins.register_plugin(_recording(label, order, **marks), label)
     zoo.registered("tasks")
-    assert order == ["first", "second"]
+    ours = list(order)
+    order.clear()
+    zoo.plugins.get_plugin_manager().hook.register_tasks(register=lambda cls: cls)  # pluggy, directly
+    assert ours == order == ["early", "p2", "p1", "late"]
+
+
+def test_a_hook_wrapper_is_refused_with_a_plugin_error(builtin_estimators_only):
+    def wraps(register):
+        yield
+
+    for flag in ("wrapper", "hookwrapper"):
+        ns = type("TestPlugin", (), {})()
+        ns.register_estimators = zoo.hookimpl(**{flag: True})(wraps)
+        assert not zoo.plugins.register_plugin(ns, f"wrapping-{flag}")
+        err = zoo.plugins.load_errors()[f"wrapping-{flag}"]
+        assert "PluginError" in err and "register_estimators" in err and "wrapper" in err
+        assert zoo.plugins.get_plugin_manager().get_plugin(f"wrapping-{flag}") is None
+    assert {"rge", "cge"} <= set(zoo.registered("estimators"))
 
 
 def test_trace_plugins_prints_each_call(monkeypatch, capsys):
     monkeypatch.setenv("ZOO_TRACE_PLUGINS", "1")
+    zoo.plugins.register_plugin(plugin_object(register_estimators=lambda register: 1 / 0), "zerodiv")
     zoo.registered("estimators")
-    err = capsys.readouterr().err
-    assert "register_estimators() -> estimators" in err
-    assert "registered estimator 'rge'" in err
+    err = capsys.readouterr().err.splitlines()
+    call = err.index("zoo: register_estimators() -> estimators (zoo.default_plugins.estimators)")
+    assert "zoo:   registered estimator 'rge'" in err[call + 1:call + 4]
+    raised = next(i for i, line in enumerate(err) if line.startswith("zoo: register_estimators() -> zerodiv ("))
+    assert err[raised + 1].startswith("zoo:   raised ZeroDivisionError")
+    monkeypatch.delenv("ZOO_TRACE_PLUGINS")
+    zoo.plugins.reset()
+    zoo.registered("estimators")
+    assert capsys.readouterr().err == ""
 
 
 # -- entry points ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "value, expected",
-    [("estimators", {"estimators"}), ("estimators, schedulers", {"estimators", "schedulers"}), ("", set())],
-)
-def test_zoo_plugins_env_var_selects_entry_points(monkeypatch, value, expected):
-    monkeypatch.setenv("ZOO_PLUGINS", value)
+#: zoo-core's own entry points, as its installed metadata declares them
+BUILTINS = {ep.name for ep in metadata.entry_points(group="zoo") if ep.dist and ep.dist.name == "zoo-core"}
+assert {"estimators", "executors", "schedulers"} <= BUILTINS
+
+
+@pytest.mark.parametrize("value, expected", [(None, {"demoa", "demob"}), ("demoa", {"demoa"}),
+                                             ("demoa, demob", {"demoa", "demob"}), ("", set())])
+def test_zoo_plugins_selects_third_party_entry_points_and_builtins_always_load(tmp_path, monkeypatch, value,
+                                                                                expected):
+    make_fake_dist(tmp_path, "demo_a", {"demoa": "demo_sel_a"}, {"demo_sel_a": _registering("est-a")})
+    make_fake_dist(tmp_path, "demo_b", {"demob": "demo_sel_b"}, {"demo_sel_b": _registering("est-b")})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    if value is not None:
+        monkeypatch.setenv("ZOO_PLUGINS", value)
     zoo.plugins.reset()
-    assert {i.name for i in zoo.plugins.plugin_infos()} == expected
-    assert bool(zoo.registered("estimators")) == ("estimators" in expected)
-    assert bool(zoo.registered("schedulers")) == ("schedulers" in expected)
-    assert zoo.registered("executors") == {}
+    try:
+        infos = {i.name: i for i in zoo.plugins.plugin_infos()}
+        assert {n for n in infos if n.startswith("demo")} == expected
+        assert BUILTINS <= set(infos) and all(infos[n].distribution == "zoo-core" for n in BUILTINS)
+        estimators = zoo.registered("estimators")
+        assert {"rge", "cge"} <= set(estimators) and "serial" in zoo.registered("executors")
+        assert {n for n in estimators if n.startswith("est-")} == {f"est-{n[-1]}" for n in expected}
+    finally:
+        purge_modules("demo_sel_a", "demo_sel_b")
+
+
+def test_builtins_are_registered_once():
+    """Declared as entry points (like any plugin), loaded once: no name clashes with itself."""
+    names = [i.name for i in zoo.plugins.plugin_infos() if i.distribution == "zoo-core"]
+    assert sorted(names) == sorted(BUILTINS)
+    for kind in zoo.hookspecs.KINDS:
+        assert zoo.registry.clashes(kind) == {}
 
 
 BROKEN_MOD = """

@@ -100,7 +100,8 @@ def check_optimizer(name: str, options: dict[str, Any]) -> None:
         hint = ""
         if name.startswith("zo-"):
             hint = " (the full-ZO optimizers are now mode = \"full-zo\" with one of these)"
-        raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}{hint}")
+        known = "; ".join(f"{n} ({kind.description})" for n, kind in OPTIMIZERS.items())
+        raise ConfigError(f"unknown optimizer {name!r}{hint}; choose one of: {known}")
     accepted = OPTIMIZERS[name].options
     unknown = sorted(set(options) - set(accepted))
     if unknown:

@@ -1,22 +1,29 @@
 """The plugin manager: finding, loading and reporting plugins.
 
-Plugins are modules listed under the ``zoo`` entry-point group, zoo's own built-ins included.
-Three lessons from other plugin ecosystems shape this module:
+Plugins are modules listed under the ``zoo`` entry-point group, zoo's own built-ins included
+(the entry points of the ``zoo-core`` distribution, declared in its pyproject.toml exactly as a
+third party declares its own). Lessons from other plugin ecosystems shape this module:
 
 * Loading is lazy: nothing here runs when ``zoo.cli`` is imported, so a broken plugin cannot
   take down ``zoo --help`` (simonw/llm#1280).
 * Each entry point loads in its own ``try``: one that fails to import, or implements a hook
   that does not exist (a typo pluggy's ``check_pending`` would only catch globally), is
   unregistered and recorded in :func:`load_errors`, and every other plugin still works.
-* Hooks are called one implementation at a time (:func:`call_each`), so an exception or a
-  duplicate name can be blamed on the plugin that caused it, which pluggy alone cannot do.
+* Hooks are called one plugin at a time (:func:`call_each`), so an exception or a duplicate
+  name can be blamed on the plugin that caused it, which pluggy alone cannot do - but in
+  pluggy's own order (``tryfirst`` first, ``trylast`` last) and through pluggy's hook
+  execution, so its tracing applies. Hook wrappers (``wrapper=True``, ``hookwrapper=True``)
+  have nothing to wrap in a one-plugin call: a plugin that declares one is refused, with a
+  :class:`~zoo.errors.PluginError` saying so, rather than silently never run.
 
 Environment variables:
 
 ``ZOO_PLUGINS``
-    Comma-separated entry-point names to load; unset loads all, empty loads none.
+    Comma-separated names of the third-party entry points to load; unset loads all, empty
+    loads none. zoo's built-ins always load: without them nothing would run.
 ``ZOO_TRACE_PLUGINS=1``
-    Print every hook call, each implementation and what it registered, to stderr.
+    Print every hook call, each implementation and what it registered, to stderr (through
+    pluggy's ``add_hookcall_monitoring``).
 """
 
 from __future__ import annotations
@@ -33,8 +40,11 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .errors import PluginError
 
 GROUP = "zoo"
+#: the distribution whose entry points are zoo's built-ins
+BUILTIN_DISTRIBUTION = "zoo-core"
 
 
 @dataclass
@@ -61,6 +71,8 @@ def get_plugin_manager() -> pluggy.PluginManager:
     if _pm is None:
         pm = pluggy.PluginManager(GROUP)
         pm.add_hookspecs(hookspecs)
+        if _tracing():
+            pm.add_hookcall_monitoring(_trace_before, _trace_after)
         _pm = pm
         _load_entry_points(pm)
     return _pm
@@ -83,9 +95,9 @@ def _selected() -> set[str] | None:
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     selected = _selected()
     for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
-        if selected is not None and ep.name not in selected:
-            continue
         dist = getattr(ep, "dist", None)
+        if selected is not None and ep.name not in selected and not _builtin(dist):
+            continue
         info = PluginInfo(
             name=ep.name,
             module=ep.value,
@@ -114,6 +126,12 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         register_plugin(plugin, name, info)
 
 
+def _builtin(dist: Any) -> bool:
+    """Whether an entry point is one of zoo's own (its distribution is zoo-core)."""
+    name = getattr(dist, "name", None) or ""
+    return name.lower().replace("_", "-") == BUILTIN_DISTRIBUTION
+
+
 def _where(info: PluginInfo) -> str:
     return f"{info.distribution} {info.version} ({info.module})" if info.distribution else info.module
 
@@ -140,14 +158,33 @@ def register_plugin(plugin: Any, name: str, info: PluginInfo | None = None) -> b
     except Exception as exc:  # noqa: BLE001 - pluggy's validation errors and others alike
         info.error = _describe(exc)
         return False
-    unknown = [c.name for c in pm.get_hookcallers(plugin) or [] if c.spec is None]
-    if unknown:
+    problem = _contract_problem(pm, plugin)
+    if problem:
         pm.unregister(plugin)
-        info.error = "; ".join(_unknown_hook_message(h) for h in unknown)
+        info.error = problem
         return False
     info.hooks = sorted(c.name for c in pm.get_hookcallers(plugin) or [])
     info.error = None
     return True
+
+
+def _contract_problem(pm: pluggy.PluginManager, plugin: Any) -> str:
+    """Why a registered plugin breaks zoo's hook contract ('' if it does not)."""
+    callers = pm.get_hookcallers(plugin) or []
+    unknown = [c.name for c in callers if c.spec is None]
+    if unknown:
+        return "; ".join(_unknown_hook_message(h) for h in unknown)
+    wrappers = sorted(
+        c.name for c in callers for impl in c.get_hookimpls()
+        if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper)
+    )
+    if wrappers:
+        return _describe(PluginError(
+            f"{', '.join(wrappers)} is marked as a hook wrapper (wrapper=True or hookwrapper=True); "
+            f"zoo calls each plugin's hooks on their own, so a wrapper would never run: remove "
+            f"the wrapper flag and register directly"
+        ))
+    return ""
 
 
 def unregister_plugin(name: str) -> None:
@@ -189,24 +226,36 @@ def _tracing() -> bool:
     return os.environ.get("ZOO_TRACE_PLUGINS", "") not in ("", "0")
 
 
-def call_each(hook_name: str, make_kwargs: Callable[[str], dict[str, Any]]) -> None:
-    """Call ``hook_name`` on one plugin at a time, in registration order.
+def _trace_before(hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+    for impl in impls:
+        print(f"zoo: {hook_name}() -> {impl.plugin_name} ({_module_name(impl.plugin)})", file=sys.stderr)
 
-    ``make_kwargs(plugin_name)`` builds that plugin's arguments (so a ``register`` callback can
-    know who is registering). An exception inside a plugin's hook is recorded against that
-    plugin and the others still run.
+
+def _trace_after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+    """What the call did: the exception it raised, or what it registered (a ``register``
+    argument that is a :class:`zoo.registry.Registrar` keeps a line per registration)."""
+    if outcome.exception is not None:
+        print(f"zoo:   raised {_describe(outcome.exception)}", file=sys.stderr)
+    for line in getattr(kwargs.get("register"), "trace", ()):
+        print(f"zoo:   {line}", file=sys.stderr)
+
+
+def call_each(hook_name: str, make_kwargs: Callable[[str], dict[str, Any]]) -> None:
+    """Call ``hook_name`` on one plugin at a time, in pluggy's order.
+
+    pluggy runs a hook's implementations last-registered first, ``tryfirst`` ones before
+    and ``trylast`` ones after the rest (it keeps them in :meth:`get_hookimpls` in reverse
+    and runs the list backwards); so does this. ``make_kwargs(plugin_name)`` builds that
+    plugin's arguments (so a ``register`` callback can know who is registering). An
+    exception inside a plugin's hook is recorded against that plugin and the others still
+    run.
     """
     pm = get_plugin_manager()
-    caller = getattr(pm.hook, hook_name)
-    for impl in caller.get_hookimpls():  # registration order
-        plugin_name = impl.plugin_name
-        kwargs = make_kwargs(plugin_name)
-        if _tracing():
-            print(f"zoo: {hook_name}() -> {plugin_name} ({_module_name(impl.plugin)})", file=sys.stderr)
+    impls = getattr(pm.hook, hook_name).get_hookimpls()
+    for impl in reversed(impls):
+        others = [i.plugin for i in impls if i.plugin is not impl.plugin]
         try:
-            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            pm.subset_hook_caller(hook_name, others)(**make_kwargs(impl.plugin_name))
         except Exception as exc:  # noqa: BLE001 - blame the plugin, keep the rest
-            info = _infos.setdefault(plugin_name, PluginInfo(plugin_name, _module_name(impl.plugin)))
+            info = _infos.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name, _module_name(impl.plugin)))
             info.error = f"{hook_name} raised {_describe(exc)}"
-            if _tracing():
-                print(f"zoo:   raised {info.error}", file=sys.stderr)

@@ -7,7 +7,6 @@ This is the one typed facade over the hooks (as tox does it): the rest of zoo ca
 from __future__ import annotations
 
 import inspect
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,29 +34,37 @@ def _check_kind(kind: str) -> None:
         raise UnknownNameError("kind", kind, KINDS)
 
 
+class Registrar:
+    """The ``register`` callable one plugin's ``register_*`` hook receives.
+
+    It records each class under the plugin's name, and keeps a line per registration in
+    :attr:`trace` for the plugin tracer (``ZOO_TRACE_PLUGINS=1``).
+    """
+
+    def __init__(self, plugin: str, label: str, into: list[Registration]):
+        self.plugin, self.label, self.into = plugin, label, into
+        self.trace: list[str] = []
+
+    def __call__(self, cls: type) -> type:
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"{cls!r} has no 'name' class attribute (a non-empty str)")
+        self.into.append(Registration(name, cls, self.plugin))
+        self.trace.append(f"registered {self.label} {name!r}")
+        return cls
+
+
 def _collect(kind: str) -> tuple[dict[str, Registration], dict[str, str], list[Registration]]:
     """Usable registrations of ``kind`` by name, ``{name: why}`` for names two plugins claim,
     and every registration made (clashing ones included), in order."""
     _check_kind(kind)
     hook, label = KINDS[kind]
-    found: dict[str, Registration] = {}
+    made: list[Registration] = []
+    plugins.call_each(hook, lambda plugin_name: {"register": Registrar(plugin_name, label, made)})
     claimants: dict[str, list[Registration]] = {}
-
-    def make_kwargs(plugin_name: str) -> dict[str, Any]:
-        def register(cls: type) -> type:
-            name = getattr(cls, "name", None)
-            if not isinstance(name, str) or not name:
-                raise PluginError(f"{cls!r} has no 'name' class attribute (a non-empty str)")
-            reg = Registration(name, cls, plugin_name)
-            claimants.setdefault(name, []).append(reg)
-            found.setdefault(name, reg)
-            if plugins._tracing():
-                print(f"zoo:   registered {label} {name!r}", file=sys.stderr)
-            return cls
-
-        return {"register": register}
-
-    plugins.call_each(hook, make_kwargs)
+    for reg in made:
+        claimants.setdefault(reg.name, []).append(reg)
+    found = {name: regs[0] for name, regs in claimants.items() if len(regs) == 1}
     clashes = {}
     for name, regs in claimants.items():
         if len(regs) > 1:
@@ -66,7 +73,6 @@ def _collect(kind: str) -> tuple[dict[str, Registration], dict[str, str], list[R
                 f"{label} name {name!r} is registered by both {who}; uninstall or disable one "
                 f"of them (ZOO_PLUGINS lists the plugins to load)"
             )
-            del found[name]
     return found, clashes, [r for regs in claimants.values() for r in regs]
 
 
