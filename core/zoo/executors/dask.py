@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import shutil
 import tempfile
 import time
@@ -123,14 +124,16 @@ class DaskExecutor(Executor):
         try:
             return Client(self.scheduler, security=self._security, timeout=self.connect_timeout)
         except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ssl errors, ...
-            raise ConfigError(
-                f"dask: cannot connect to the scheduler at {self.scheduler} within "
-                f"{self.connect_timeout:g} s ({_one_line(exc)}). Check that the scheduler is "
-                f"running and reachable at that host and port"
-                + (", and that tls_ca_file, tls_cert and tls_key are the cluster's"
-                   if self.scheduler.startswith("tls://") else "")
-                + "; executor option connect_timeout=SECONDS waits longer"
-            ) from None
+            reason = _one_line(exc)
+        # the failed Client closes itself in __del__; left to the garbage collector, that can
+        # run inside a later Client's start-up and deadlock distributed's loop runner
+        gc.collect()
+        tls = ", and that tls_ca_file, tls_cert and tls_key are the cluster's" if self.scheduler.startswith("tls://") else ""
+        raise ConfigError(
+            f"dask: cannot connect to the scheduler at {self.scheduler} within {self.connect_timeout:g} s "
+            f"({reason}). Check that the scheduler is running and reachable at that host and port{tls}; "
+            f"executor option connect_timeout=SECONDS waits longer"
+        )
 
     def _start_private_cluster(self):
         from distributed import Client
@@ -142,21 +145,37 @@ class DaskExecutor(Executor):
         return Client(self._cluster, security=self._security)
 
     def _scattered(self, sks):
-        """The SKS on the workers: scattered once, again if it or its holders were lost."""
-        if self._sks_future is None or sks is not self._sks or self._sks_future.status != "finished":
-            client = self.client
-            if not client.nthreads():
-                try:
-                    client.wait_for_workers(1, timeout=self.worker_timeout)
-                except Exception:  # noqa: BLE001 - distributed raises its TimeoutError
-                    raise SKSError(
-                        f"dask: no worker joined the scheduler {client.scheduler.address} within "
-                        f"{self.worker_timeout:g} s; check that the workers are running (executor "
-                        f"option worker_timeout=SECONDS waits longer)"
-                    ) from None
-            self._sks = sks
-            self._sks_future = client.scatter(sks, broadcast=True, hash=False)
-        return self._sks_future
+        """The SKS on the workers: scattered once, again if it or its holders were lost.
+
+        A worker can die during the scatter itself: that is tried again (three times in all)
+        once a worker is there, like any other lost work.
+        """
+        if self._sks_future is not None and sks is self._sks and self._sks_future.status == "finished":
+            return self._sks_future
+        self._sks, self._sks_future = sks, None
+        for _attempt in range(3):
+            self._wait_for_a_worker()
+            try:
+                self._sks_future = self.client.scatter(sks, broadcast=True, hash=False)
+                return self._sks_future
+            except (OSError, *_lost_work()) as exc:  # TimeoutError: no worker left to take it
+                error = exc
+        raise SKSError(f"dask: could not send {sks.name} to the workers ({_one_line(error)})")
+
+    def _wait_for_a_worker(self) -> None:
+        client = self.client
+        if client.nthreads():
+            return
+        try:
+            client.wait_for_workers(1, timeout=self.worker_timeout)
+        except Exception:  # noqa: BLE001 - distributed raises its TimeoutError
+            raise SKSError(
+                f"dask: no worker joined {self._where()} within {self.worker_timeout:g} s; check "
+                f"that the workers are running (executor option worker_timeout=SECONDS waits longer)"
+            ) from None
+
+    def _where(self) -> str:
+        return f"the scheduler at {self.scheduler}" if self.scheduler else "zoo's own cluster"
 
     def _check_connected(self) -> None:
         """Raise if the scheduler is gone for good (Dask gives up after ``connect_timeout``)."""
@@ -167,9 +186,8 @@ class DaskExecutor(Executor):
             status = self._client.status
         if status != "running":
             raise SKSError(
-                f"dask: lost the connection to the scheduler at {self._client.scheduler.address} "
-                f"(client {status}); check that it is still running, then resume the run "
-                f"(zoo run --resume RUN_DIR)"
+                f"dask: lost the connection to {self._where()}; check that the scheduler is still "
+                f"running, then resume the run (zoo run --resume RUN_DIR)"
             )
 
     def run(self, sks, chunks, timeout=None):
@@ -191,9 +209,9 @@ class DaskExecutor(Executor):
         pending = set(range(len(chunks)))
         while pending:
             left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
+            poll = POLL_SECONDS if left is None else min(left, POLL_SECONDS)
             try:
-                wait([futures[i] for i in pending], timeout=POLL_SECONDS if left is None else min(left, POLL_SECONDS),
-                     return_when="FIRST_COMPLETED")
+                wait([futures[i] for i in pending], timeout=poll, return_when="FIRST_COMPLETED")
             except Exception:  # noqa: BLE001 - TimeoutError on expiry, CancelledError if one was
                 pass
             for i in list(pending):
