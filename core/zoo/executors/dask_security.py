@@ -6,8 +6,9 @@ private as its front door. Two cases:
 * **the cluster zoo starts** (``--executor dask --workers N``): scheduler, nannies and workers
   listen on ``tls://127.0.0.1`` only, with a certificate made afresh for the run
   (``Security.temporary()``) that lives in zoo's memory and reaches the workers through their
-  start-up pipe, never a file or a command line. A client without that certificate, any
-  other local user's included, is refused at the TLS handshake. No HTTP server is started
+  start-up pipe, never a command line or the environment (Dask writes it to disk only for the
+  instant it loads it, in a fresh 0700 temporary directory). A client without that
+  certificate, any other local user's included, is refused at the TLS handshake. No HTTP server is started
   at all (Dask starts one on every scheduler and worker even with the dashboard off: the
   classes below skip it), and worker scratch files go to a private 0700 directory.
 * **a scheduler you name** (``--scheduler``): zoo only connects. A ``tls://`` address needs
