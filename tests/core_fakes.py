@@ -164,6 +164,21 @@ class FitTask(zoo.Task):
         return {"n_train": len(SCALES)}
 
 
+#: the theta the fake validation rows prefer: between the start (1.0) and THETA_STAR, so
+#: training passes it and the validation error falls, then rises
+THETA_VAL = 1.3
+
+
+class OverfitTask(FitTask):
+    """FitTask with validation rows that prefer THETA_VAL: val_mae = |theta - THETA_VAL|."""
+
+    name = "fake-overfit"
+    description = "fake-fit whose validation error turns up half-way"
+
+    def validate(self, model):
+        return {"val_mae": abs(float(model.theta.item()) - THETA_VAL)}
+
+
 class FitPlugin:
     """Registers the fake SKS and task, as a third-party plugin would."""
 
@@ -174,6 +189,14 @@ class FitPlugin:
     @zoo.hookimpl
     def register_tasks(self, register):
         register(FitTask)
+
+
+class OverfitPlugin:
+    """Registers ``fake-overfit`` (with FitPlugin for its SKS)."""
+
+    @zoo.hookimpl
+    def register_tasks(self, register):
+        register(OverfitTask)
 
 
 def reset_fit_counters() -> None:

@@ -44,6 +44,15 @@ class RunConfig:
     baseline: bool = True
     checkpoint_every: int = 50
     eval_every: int = 10
+    #: evaluations (every eval_every steps) without improvement of the validation metric
+    #: after which a variant stops; 0 = never stop early
+    early_stopping_patience: int = 0
+    #: before the final test evaluation, restore the weights with the best validation metric;
+    #: unset = true when early stopping is on (see restores_best)
+    restore_best: bool | None = None
+    #: the task's validate() metric to watch (lower is better); "" = val_ + the task's
+    #: primary metric without its test_ prefix (test_mae -> val_mae)
+    validation_metric: str = ""
     #: torch threads for the model; zoo's models are small, and on a busy machine extra
     #: threads cost more in hand-offs than they give (200 tiny steps: 5.2 s vs 0.28 s)
     threads: int = 1
@@ -68,6 +77,16 @@ class RunConfig:
     optimizer_options: dict[str, Any] = field(default_factory=dict)
     executor_options: dict[str, Any] = field(default_factory=dict)
     schedule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def restores_best(self) -> bool:
+        """``restore_best``, or (unset) whether early stopping is on."""
+        return self.early_stopping_patience > 0 if self.restore_best is None else self.restore_best
+
+    @property
+    def watches_validation(self) -> bool:
+        """Whether a variant tracks its best validation metric (to stop, or to restore)."""
+        return self.early_stopping_patience > 0 or self.restores_best
 
     def to_dict(self) -> dict[str, Any]:
         """A TOML-ready dict (None values dropped, since TOML has no null)."""
@@ -159,9 +178,13 @@ def _merge(layers: tuple[dict[str, Any], ...]) -> dict[str, Any]:
     return merged
 
 
+#: the types of settings whose default is None (``str | None`` -> str)
+_TYPES = {"str": str, "bool": bool}
+
+
 def _typed(key: str, value: Any, default: Any) -> Any:
     """``value`` as the type of the setting's default (an int where a float is wanted)."""
-    expected = type(default) if default is not None else str
+    expected = type(default) if default is not None else _TYPES[str(FIELDS[key].type).split(" | ")[0]]
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
@@ -188,9 +211,14 @@ def _check_numbers(config: RunConfig) -> None:
                 f"({'workers_max' if config.workers_max else '4 x this machine' + chr(39) + 's CPUs'}); "
                 f"raise it with --workers-max N if you mean it"
             )
-    for key in ("retries", "budget", "checkpoint_every", "eval_every"):
+    for key in ("retries", "budget", "checkpoint_every", "eval_every", "early_stopping_patience"):
         if getattr(config, key) < 0:
             raise ConfigError(f"setting {key!r} must be >= 0, got {getattr(config, key)}")
+    if config.watches_validation and not config.eval_every:
+        raise ConfigError(
+            "early stopping and restore_best look at the validation metric every eval_every "
+            "steps; set eval_every >= 1 (or early_stopping_patience = 0, restore_best = false)"
+        )
     if config.sks_timeout < 0:
         raise ConfigError(f"setting 'sks_timeout' must be >= 0 seconds, got {config.sks_timeout}")
     if config.lr <= 0:

@@ -147,12 +147,13 @@ class Run:
         return rows * (1 + estimator.queries_per_sample(d))
 
     def test_metrics(self, model: torch.nn.Module) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            metrics = {k: float(v) for k, v in self.task.evaluate(model).items()}
-        model.train(was_training)
-        return metrics
+        """The task's test metrics of ``model`` (in eval mode, without gradients)."""
+        return _measure(self.task.evaluate, model)
+
+    def validation_metrics(self, model: torch.nn.Module) -> dict[str, float]:
+        """The task's validation metrics of ``model`` ({} for a task without validate)."""
+        validate = getattr(self.task, "validate", None)  # a task need not subclass zoo.Task
+        return _measure(validate, model) if validate is not None else {}
 
     def prepare(self):
         """Build the SKS, write the config (the folder exists) and set up the task.
@@ -235,6 +236,9 @@ class Run:
                     "sks_queries": r.sks_queries,
                     "wall_s": round(r.wall_s, 3),
                     "test": r.test,
+                    "stopped_early": bool(r.stopped),
+                    "stop_reason": r.stopped or None,
+                    **_validation_summary(r),
                 }
                 for r in results
             },
@@ -245,6 +249,24 @@ class Run:
                 if self.resume else None
             ),
         }
+
+
+def _measure(metrics: Callable[[torch.nn.Module], dict[str, Any]], model: torch.nn.Module) -> dict[str, float]:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = {k: float(v) for k, v in metrics(model).items()}
+    model.train(was_training)
+    return out
+
+
+def _validation_summary(r: VariantResult) -> dict[str, Any]:
+    """What early stopping / restore_best saw: the metric, its best value and step."""
+    if not r.validation_metric:
+        return {}
+    best = r.best_validation if r.best_step else None
+    return {"validation": {"metric": r.validation_metric, "best": best},
+            "best_step": r.best_step, "restored_best": r.restored_best}
 
 
 class _ProbeLayer(torch.nn.Module):

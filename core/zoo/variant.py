@@ -23,6 +23,7 @@ import torch
 from . import checkpoint, fullzo
 from .config import SCHEDULED
 from .deprecation import legacy_estimator_state
+from .early_stopping import EarlyStopping, default_metric
 from .errors import ConfigError, Interrupted, SKSError
 from .evaluation import EvaluationStats
 from .layer import SKSLayer
@@ -43,8 +44,14 @@ class VariantResult:
     wall_s: float = 0.0
     test: dict[str, float] = field(default_factory=dict)
     losses: list[float] = field(default_factory=list)
-    #: (step, test metrics) every ``eval_every`` steps
+    #: (step, validation and test metrics) every ``eval_every`` steps
     evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    #: with early stopping or restore_best: the validation metric watched, its best value,
+    #: the steps done when it was measured, and whether those weights were restored
+    validation_metric: str = ""
+    best_validation: float = float("nan")
+    best_step: int | None = None
+    restored_best: bool = False
 
 
 class Variant:
@@ -75,8 +82,11 @@ class Variant:
         self.schedules = self._schedules()
         self.sks, self.step_cost = sks, 0
         self.result = VariantResult(name)
+        self.stopping = self._early_stopping()
         self.path = run.folder.subfolder("checkpoints") / f"{name}.pt"
         self.start_step, self.wall0, self.t0 = 0, 0.0, time.perf_counter()
+        #: the checkpoint says this variant stopped early (budget, early stopping): no more steps
+        self.finished = False
 
     # -- build ------------------------------------------------------------------------
     def _schedules(self) -> dict[str, Any]:
@@ -90,6 +100,18 @@ class Variant:
                 f"a floor, e.g. [schedule_options.mu] final = 0.1"
             )
         return schedules
+
+    def _early_stopping(self) -> EarlyStopping | None:
+        """The rule of :mod:`zoo.early_stopping`, when the run watches validation; checked
+        against the task's validate() before any step (a wrong metric spends no query)."""
+        cfg = self.cfg
+        if not cfg.watches_validation:
+            return None
+        metric = cfg.validation_metric or default_metric(self.task.primary_metric)
+        stopping = EarlyStopping(metric, cfg.early_stopping_patience, cfg.restores_best)
+        stopping.check_metrics(self.run.validation_metrics(self.model), cfg.task)
+        self.result.validation_metric = metric
+        return stopping
 
     # -- resume -----------------------------------------------------------------------
     def resume(self) -> None:
@@ -112,8 +134,11 @@ class Variant:
         for knob, sched_state in state.get("schedules", {}).items():
             if knob in self.schedules and hasattr(self.schedules[knob], "load_state_dict"):
                 self.schedules[knob].load_state_dict(sched_state)
-        if state.get("done"):
-            self.start_step = self.cfg.steps
+        if self.stopping is not None and state.get("stopping"):
+            self.stopping.load_state_dict(state["stopping"])
+        # a run that stopped early stays stopped; one that ran all its steps continues only
+        # if config.toml now asks for more (resumed with --force)
+        self.finished = bool(state.get("done") and self.result.stopped)
 
     def _load_weights(self, state: dict[str, Any]) -> None:
         try:
@@ -135,6 +160,7 @@ class Variant:
             "stats": json.dumps(layer.stats.as_dict()) if layer is not None else "{}",
             "n_losses": len(self.result.losses),
             "n_evals": len(self.result.evals),
+            "stopping": self.stopping.state_dict() if self.stopping is not None else None,
         }
 
     def save(self, step: int, done: bool = False, at: dict[str, Any] | None = None) -> None:
@@ -157,6 +183,7 @@ class Variant:
                 "schedules": {k: v.state_dict() for k, v in self.schedules.items() if hasattr(v, "state_dict")},
                 "losses": result.losses[: at["n_losses"]],
                 "evals": [[s, m] for s, m in result.evals[: at["n_evals"]]],
+                "stopping": at["stopping"],
                 "config_sha256": self.run.config_sha256,
             },
             self.path,
@@ -172,10 +199,11 @@ class Variant:
         self.t0 = time.perf_counter()
         bar = _progress(cfg.steps, self.start_step, self.name, progress)
         done = self.start_step
+        end = self.start_step if self.finished else cfg.steps
         last = self.boundary()
         try:
             with self.run.folder.open("metrics.jsonl", mode="a") as log:
-                for step in range(self.start_step, cfg.steps):
+                for step in range(self.start_step, end):
                     # the model and optimizer only change in opt.step(), late in a step
                     last = self.boundary()
                     if self._over_budget():
@@ -189,6 +217,8 @@ class Variant:
                     done = step + 1
                     if cfg.checkpoint_every and done % cfg.checkpoint_every == 0:
                         self.save(done)
+                    if self.result.stopped:
+                        break
         except KeyboardInterrupt:
             self.save(done, at=last)
             raise Interrupted(self.run.dir, self.name, done) from None
@@ -269,20 +299,29 @@ class Variant:
             )
 
     def _evaluate(self, step: int) -> dict[str, float]:
-        """Test metrics after ``step``, every ``eval_every`` steps and after the last."""
+        """Validation and test metrics after ``step``, every ``eval_every`` steps and after
+        the last; the early-stopping rule sees the validation ones."""
         every = self.cfg.eval_every
         if not every or not (step % every == 0 or step == self.cfg.steps - 1):
             return {}
-        test = self.run.test_metrics(self.model)
-        self.result.evals.append((step + 1, test))
-        return test
+        metrics = {**self.run.validation_metrics(self.model), **self.run.test_metrics(self.model)}
+        self.result.evals.append((step + 1, metrics))
+        if self.stopping is not None:
+            self.result.stopped = self.stopping.observe(step + 1, metrics, self.model)
+        return metrics
 
     # -- the end ----------------------------------------------------------------------
     def finish(self, done_steps: int) -> VariantResult:
-        """Write the final checkpoint and fill in the result (test metrics at the end)."""
+        """Write the final checkpoint (the last weights; the best ones ride in its early-
+        stopping state), restore the best weights if asked, and fill in the result with the
+        test metrics of the model as it ends."""
         result = self.result
         result.steps = done_steps
         self.save(done_steps, done=True)
+        if self.stopping is not None:
+            result.restored_best = self.stopping.restore(self.model)
+            if self.stopping.best_step:
+                result.best_validation, result.best_step = self.stopping.best, self.stopping.best_step
         result.final_loss = result.losses[-1] if result.losses else float("nan")
         result.wall_s = self.wall0 + time.perf_counter() - self.t0
         if self.layer is not None:

@@ -116,6 +116,20 @@ class Task(abc.ABC):
         """Test metrics of a trained model (``primary_metric`` among them), in eval mode
         under ``torch.no_grad()``."""
 
+    def validate(self, model: torch.nn.Module) -> dict[str, float]:
+        """Validation metrics of a model during training, on labelled rows held out from
+        the training loss (the ``validation`` rows of :func:`zoo.tasks.split`), in eval mode
+        under ``torch.no_grad()`` like :meth:`evaluate`; lower is better.
+
+        Optional: the default ``{}`` says the task has no validation rows. The loop calls it
+        every ``eval_every`` steps beside :meth:`evaluate` and logs it to metrics.jsonl.
+        Early stopping (``early_stopping_patience``) and ``restore_best`` watch one of its
+        metrics, ``validation_metric`` (by default ``val_`` + :attr:`primary_metric` without
+        its ``test_`` prefix: ``test_mae`` -> ``val_mae``), so name them ``val_*``. Never
+        the test rows: weights chosen on the test set would overstate the result.
+        """
+        return {}
+
     def sample_inputs(self, n: int, seed: int = 0) -> tuple[Any, list[Any] | None]:
         """``n`` typical SKS input rows (n, d_in) and their contexts, for diagnostics.
 
