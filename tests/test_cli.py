@@ -242,3 +242,10 @@ def test_optimizer_flags_reach_the_run(fit_plugin, tmp_path, monkeypatch):
     assert saved["optimizer"] == "sgd" and saved["optimizer_options"] == {"momentum": 0}
     assert_one_line_error(invoke("run", "--sks", "fake-square", "--optimizer", "lbfgs", "--out", str(tmp_path / "x")),
                           "'optimizer'", "adam", "sgd", "signsgd")
+
+
+def test_run_help_names_every_optimizer():
+    from zoo.optim import OPTIMIZERS
+
+    text = " ".join(invoke("run", "--help").stdout.split())
+    assert all(name in text for name in OPTIMIZERS), text
