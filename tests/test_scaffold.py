@@ -43,9 +43,17 @@ def test_an_existing_folder_is_not_overwritten(tmp_path):
 @pytest.mark.slow
 def test_the_package_installs_and_passes_its_own_tests(tmp_path):
     root = _new_plugin(tmp_path, "spring-demo")
-    run = make_child_venv(tmp_path / "venv", plugins="spring_demo,estimators,executors")
+    run = make_child_venv(tmp_path / "venv", plugins="spring_demo,estimators,executors,schedulers,diagnose")
     pip_install(run, root)
     rows = {r["name"]: r for r in json.loads(run(*ZOO_CLI, "list", "sks", "--json"))}
     assert rows["spring-demo"]["plugin"] == "spring_demo"
     out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests"), cwd=str(tmp_path))
-    assert "3 passed" in out
+    assert "4 passed" in out
+    # and it trains and diagnoses out of the box, on its default task and packaged data
+    summary = json.loads(run(*ZOO_CLI, "run", "--sks", "spring-demo", "--steps", "3", "--no-progress",
+                             "--json", "--out", str(tmp_path / "run"), cwd=str(tmp_path)))
+    assert summary["task"] == "spring-demo-fit" and summary["steps"] == 3
+    assert (tmp_path / "run" / "summary.json").exists()
+    report = json.loads(run(*ZOO_CLI, "diagnose", "--sks", "spring-demo", "--points", "2", "--json",
+                            cwd=str(tmp_path)))
+    assert report["sks"] == "spring-demo" and report["d"] == 1 and report["queries"] > 0

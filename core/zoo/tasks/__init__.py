@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from .base import Layer, Task, sks_options_for
 from .data import Split, minibatch, split
+from .fit import FitTask
 from .metrics import finite_rows, mean_over_finite, regression_metrics, regression_units
 
 __all__ = [
+    "FitTask",
     "Layer",
     "Split",
     "Task",
