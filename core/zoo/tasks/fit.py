@@ -11,7 +11,10 @@ names the columns:
 * an **empty cell** is a missing label (that row still counts for the other columns, and a
   row with no label at all is unlabelled: physics only);
 * ``zero=NAME`` (or a list) asks the SKS output NAME to vanish on every row — equilibrium
-  conditions such as zero pressure or zero force — which is how unlabelled rows teach.
+  conditions such as zero pressure or zero force — which is how unlabelled rows teach. The
+  condition is measured in units of the output's typical size (its RMS over 16 points of
+  the inputs' box, computed at set-up), so it weighs like the labels, whose errors are
+  measured in their standard deviations.
 
 The model is an MLP from the features to the SKS inputs, kept inside the inputs' bounds
 (a sigmoid onto [lower, upper] where both are finite). The data-only twin is the same MLP
@@ -20,7 +23,10 @@ are drawn from the labelled rows by ``split_seed``; ``n_validation`` of the trai
 are held out for validation; metrics are reported per labelled column, in its units.
 
 Contexts are not read from the table: the SKS is called with ``contexts=None``, so it must
-know what to compute without them (e.g. an ASE source given ``structure=FILE``).
+know what to compute without them (e.g. an ASE source given ``structure=FILE``), and what
+tells one row from another must reach the SKS through its inputs — an input column labelled
+in the table (a composition, a temperature) that the model learns to pass on. A zero
+condition on an SKS that sees nothing row-specific pins every row to the same answer.
 """
 
 from __future__ import annotations
@@ -182,11 +188,22 @@ class FitTask(Task):
             if np.isfinite(col).any():
                 center[j], scale[j] = np.nanmean(col), max(np.nanstd(col), 1e-3)
         self._box = (spec.lower.copy(), spec.upper.copy(), center, scale)
+        self.zero_scale = self._zero_scale(sks)
         units = dict(zip(ins, spec.units)) | dict(zip(outs, sks.output_spec.units))
         self.metric_units = {f"test_mae_{c}": units.get(c, "") for c in self.label_cols}
         self.primary_metric = f"test_mae_{self.label_cols[0]}" if len(self.label_cols) == 1 else "test_nmae"
         if len(self.label_cols) > 1:
             self.metric_units["test_nmae"] = "in label standard deviations"
+
+    def _zero_scale(self, sks: KnowledgeSource) -> torch.Tensor:
+        """Typical size of each zero-condition output (RMS over 16 points spread over the
+        inputs' box; 16 SKS calls at set-up), so the condition weighs like the labels do."""
+        if not self.zero_index:
+            return torch.ones(0)
+        x, _ = self.sample_inputs(16, seed=self.split_seed)
+        y = np.asarray(sks(x), dtype=np.float64)[:, self.zero_index]
+        rms = np.sqrt(np.nanmean(y**2, axis=0))
+        return torch.tensor(np.where(np.isfinite(rms) & (rms > 0), rms, 1.0), dtype=torch.float32)
 
     def _split(self, labels: np.ndarray, seed: int) -> None:
         labelled = np.flatnonzero(np.isfinite(labels).any(axis=1))
@@ -195,15 +212,17 @@ class FitTask(Task):
         order = labelled[np.random.default_rng(self.split_seed).permutation(len(labelled))]
         n_test = max(1, int(round(self.test_fraction * len(labelled))))
         self.test, pool = order[:n_test], np.random.default_rng(seed).permutation(order[n_test:])
+        unused = pool[:0]
         if self.n_labelled is not None:
             if not 1 <= self.n_labelled <= len(pool):
                 raise ConfigError(f"fit: n_labelled must be from 1 to {len(pool)}, got {self.n_labelled}")
-            pool = pool[: self.n_labelled]
+            pool, unused = pool[: self.n_labelled], pool[self.n_labelled :]
         if self.n_validation >= len(pool):
             raise ConfigError(f"fit: n_validation={self.n_validation} leaves no training labels ({len(pool)} in all)")
         cut = len(pool) - self.n_validation
         self.train, self.validation = pool[:cut], pool[cut:]
-        self.unlabelled = np.flatnonzero(~np.isfinite(labels).any(axis=1))
+        # rows without labels, and labelled rows beyond n_labelled with their labels hidden
+        self.unlabelled = np.concatenate([np.flatnonzero(~np.isfinite(labels).any(axis=1)), unused])
 
     # -- model and loss --------------------------------------------------------------------
     def make_model(self) -> torch.nn.Module:
@@ -216,19 +235,19 @@ class FitTask(Task):
         if layer is None:
             pred = model.direct(self.x[rows])
             data = self._mse(pred, target)
-            return data, {"data_mse": float(data)}
+            return data, {"data_mse": float(data.detach())}
         model.coupled.fill_(1.0)
         pred = self._through(model, layer, rows)
         data = self._mse(pred, target)
-        metrics = {"data_mse": float(data)}
+        metrics = {"data_mse": float(data.detach())}
         total = data
         if self.zero_index:
             pool = torch.as_tensor(np.concatenate([self.train, self.unlabelled]))
             pick = pool[minibatch(len(pool), self.batch, self.seed, step)]
-            y = layer(model.sks_inputs(self.x[pick]))[:, self.zero_index]
+            y = layer(model.sks_inputs(self.x[pick]))[:, self.zero_index] / self.zero_scale
             ok = finite_rows(y)
             zero = (y[ok] ** 2).mean() if bool(ok.any()) else y.new_zeros(())
-            metrics["zero_mse"] = float(zero)
+            metrics["zero_mse"] = float(zero.detach())
             total = total + self.zero_weight * zero
         return total, metrics
 
