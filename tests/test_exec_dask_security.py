@@ -327,6 +327,7 @@ def test_dask_config_credentials_are_used(pems):
         zoo.executor("dask", scheduler=f"tls://127.0.0.1:{_free_port()}", connect_timeout=1)
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_fails_fast_with_one_line(tmp_path):
     """Through the real CLI: exit 2, one `Error:` line saying what to check, no traceback."""
     address = f"tcp://127.0.0.1:{_free_port()}"

@@ -76,7 +76,7 @@ class DaskExecutor(Executor):
             from . import dask_security
         except ImportError:
             raise ConfigError(
-                "the dask executor needs dask.distributed: pip install 'dask[distributed]'"
+                "the dask executor needs dask.distributed: pip install 'zoo-core[dask]'"
             ) from None
         for option, value in (("connect_timeout", connect_timeout), ("worker_timeout", worker_timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
