@@ -71,9 +71,11 @@ def test_fit_learns_through_the_sks_and_beats_the_twin(toys, tmp_path, monkeypat
     coupled, twin = summary["variants"]["sks-coupled"]["test"], summary["variants"]["data-only"]["test"]
     assert set(coupled) >= {"test_mae_x", "test_mae_volume", "test_nmae"}
     # ~10 volume labels cannot pin two periods of a sine; the zero-pressure condition on
-    # every row, through x (labelled everywhere), gives a_eq(x) and so the volume
-    assert coupled["test_mae_volume"] < 0.03 * 3.5**3
-    assert coupled["test_mae_volume"] < twin["test_mae_volume"]
+    # every row, through x (labelled everywhere), gives a_eq(x) and so the volume; what is
+    # left is the model's error in x amplified by dV/dx = 3 a^2 a_eq'(x), up to ~300 Å^3
+    assert coupled["test_mae_x"] < 0.02
+    assert coupled["test_mae_volume"] < 300 * coupled["test_mae_x"]
+    assert coupled["test_mae_volume"] < twin["test_mae_volume"] / 3
     assert summary["data"]["labels"] == ["x", "volume"] and summary["data"]["features"] == ["f"]
 
 
