@@ -342,6 +342,7 @@ def test_an_unreachable_scheduler_fails_fast_with_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("Error: dask: cannot connect to the scheduler at " + address), proc.stderr
     assert "within 2 s" in lines[0] and "connect_timeout" in lines[0]
     assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "run").exists()  # a refused start leaves no run folder
     assert took < 25  # start-up plus 2 s: Dask's own default would retry for 30 s
 
 
