@@ -38,8 +38,9 @@ def test_dask_local_cluster_binds_to_loopback():
         ex.evaluate(SyntheticSource(), np.zeros((2, 2)))
         address = ex.client.scheduler.address
         workers = list(ex.client.scheduler_info()["workers"])
-    assert address.startswith("tcp://127.0.0.1:"), address
-    assert workers and all(w.startswith("tcp://127.0.0.1:") for w in workers), workers
+    # zoo's private cluster: TLS on loopback only (docs/security.md)
+    assert address.startswith("tls://127.0.0.1:"), address
+    assert workers and all(w.startswith("tls://127.0.0.1:") for w in workers), workers
 
 
 def test_fork_is_refused():

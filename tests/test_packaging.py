@@ -107,7 +107,7 @@ def test_core_keeps_dask_and_matplotlib_as_extras():
     hard = {Requirement(r).name for r in project["dependencies"]}
     assert not hard & {"dask", "distributed", "matplotlib"}
     extras = project["optional-dependencies"]
-    assert {Requirement(r).name for r in extras["dask"]} == {"dask"}
+    assert {Requirement(r).name for r in extras["dask"]} == {"dask", "cryptography"}
     assert "distributed" in Requirement(extras["dask"][0]).extras
     assert {Requirement(r).name for r in extras["plot"]} == {"matplotlib"}
     assert Requirement(extras["all"][0]).extras == {"dask", "plot"}
