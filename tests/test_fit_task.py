@@ -108,3 +108,16 @@ def test_fit_errors_say_what_is_wrong(toys, tmp_path, table, options, fragment):
 def test_fit_needs_its_table(toys):
     with pytest.raises(zoo.ConfigError, match="data=FILE.csv"):
         zoo.task("fit")
+
+
+def test_fit_is_the_default_for_an_sks_without_a_task_when_a_table_is_given(toys, tmp_path, monkeypatch):
+    monkeypatch.setattr(zoo.train, "plot_losses", lambda *a, **k: b"")
+    data = write_table(tmp_path / "t.csv")
+    result = CliRunner().invoke(cli, ["run", "--sks", "fake-eos", "--task-option", f"data={data}", "--steps", "2",
+                                      "--no-progress", "--json", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["task"] == "fit"
+    from test_cli import assert_one_line_error
+
+    assert_one_line_error(CliRunner().invoke(cli, ["run", "--sks", "fake-eos", "--out", str(tmp_path / "o")]),
+                          "no default task", "--task fit --task-option data=FILE.csv")

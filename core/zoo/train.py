@@ -54,8 +54,14 @@ def prepare(*layers: dict[str, Any]) -> tuple[RunConfig, Any]:
     if task_name is None:
         sks_cls = registry.get("sks", sks_name).cls
         task_name = getattr(sks_cls, "default_task", None)
+        if not task_name and "data" in explicit.task_options:
+            task_name = "fit"  # a table was given: train from it
         if not task_name:
-            raise ConfigError(f"knowledge source {sks_name!r} has no default task; give --task")
+            raise ConfigError(
+                f"knowledge source {sks_name!r} has no default task: give --task NAME (zoo list tasks), "
+                f"or train it from a table with --task fit --task-option data=FILE.csv (columns named "
+                f"like its inputs or outputs are labels; see the fit task in the docs)"
+            )
     task_cls = registry.get("tasks", task_name).cls
     if sks_name is None:
         sks_name = task_cls.default_sks
