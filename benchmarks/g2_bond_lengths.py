@@ -29,7 +29,8 @@ Methods:
 Usage::
 
     python benchmarks/g2_bond_lengths.py              # 4, 8, 16 labels x 5 seeds, ~15 min
-    python benchmarks/g2_bond_lengths.py --quick      # 8 labels x 2 seeds, 100 steps, ~2 min
+    python benchmarks/g2_bond_lengths.py --quick      # 8 labels x 2 seeds, 100 steps, ~1 min
+    python benchmarks/g2_bond_lengths.py --report-only  # the .md and .png again, from the .json
 
 Writes results/g2_bond_lengths.{md,json,png} (``--out`` elsewhere). Runs one thing at a time
 on one core (torch and tblite one thread each): the machine is shared.
@@ -62,6 +63,8 @@ METHODS = [
     ("xtb_median", "(c) xTB root solve + median label offset"),
     ("data_only", "(d) MLP, data-only twin"),
     ("coupled", "(e) MLP + xTB physics (zoo)"),
+    ("data_only_fixed", "(d) data-only twin, every step, last weights"),
+    ("coupled_fixed", "(e) zoo-coupled, every step, last weights"),
 ]
 RIDGE_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
@@ -158,8 +161,13 @@ def core_has_early_stopping() -> bool:
     return {"early_stopping_patience", "restore_best"} <= set(FIELDS)
 
 
-def zoo_run(n_labelled: int, seed: int, steps: int, selection: str, patience: int) -> dict[str, Any]:
-    """(d) and (e) from one zoo.train.run; the test MAE of the weights validation picked."""
+def zoo_run(n_labelled: int, seed: int, steps: int, mode: str, patience: int) -> dict[str, Any]:
+    """(d) and (e) from one zoo.train.run (it trains both from the same seed).
+
+    ``mode``: ``core`` (the core's early stopping and restore_best: the test MAE of the
+    restored weights), ``posthoc`` (all ``steps``; the evaluation with the lowest val_mae in
+    metrics.jsonl) or ``fixed`` (all ``steps``; the last weights, no selection).
+    """
     import zoo.train
 
     settings: dict[str, Any] = {
@@ -167,8 +175,10 @@ def zoo_run(n_labelled: int, seed: int, steps: int, selection: str, patience: in
         "checkpoint_every": 0, "cache": "off", "baseline": True,
         "task_options": {"n_labelled": n_labelled, "n_validation": VALIDATION.get(n_labelled, max(1, n_labelled // 4))},
     }
-    if selection == "core":
+    if mode == "core":
         settings.update(early_stopping_patience=patience, restore_best=True)
+    elif core_has_early_stopping():  # say so explicitly: no stopping, no restoring
+        settings.update(early_stopping_patience=0, restore_best=False)
     with tempfile.TemporaryDirectory(prefix="zoo-g2-") as tmp:
         settings["out"] = str(Path(tmp) / "run")
         summary = zoo.train.run(settings, progress=False, echo=lambda m: None)
@@ -177,22 +187,21 @@ def zoo_run(n_labelled: int, seed: int, steps: int, selection: str, patience: in
     for variant, key in (("sks-coupled", "coupled"), ("data-only", "data_only")):
         v = summary["variants"][variant]
         evals = [r for r in rows if r["variant"] == variant and "val_mae" in r]
-        final = evals[-1]
-        if selection == "core":
-            test_mae = v["test"]["test_mae"]
-            best_step = v.get("best_step")
-            queries = v["sks_queries"]
-        else:  # the evaluation with the lowest validation MAE (the earliest of ties)
+        if mode == "posthoc":  # the lowest validation MAE (the earliest of ties)
             best = min(evals, key=lambda r: r["val_mae"])
-            test_mae, best_step = best["test_mae"], best["step"] + 1
-            queries = best.get("sks_queries", 0)
+            test_mae, best_step, queries = best["test_mae"], best["step"] + 1, best.get("sks_queries", 0)
+        else:
+            test_mae, queries = v["test"]["test_mae"], v["sks_queries"]
+            best_step = v.get("best_step") if mode == "core" else v["steps"]
         out[key] = {
-            "test_mae": float(test_mae), "final_test_mae": float(final["test_mae"]),
-            "best_step": best_step, "steps_run": v["steps"], "train_queries": int(queries),
-            "run_queries": int(v["sks_queries"]), "train_wall_s": float(v["wall_s"]),
-            "queries_per_prediction": 0.0, "delta": final.get("delta"),
+            "test_mae": float(test_mae), "best_step": best_step, "steps_run": v["steps"],
+            "train_queries": int(queries), "run_queries": int(v["sks_queries"]),
+            "train_wall_s": float(v["wall_s"]), "queries_per_prediction": 0.0,
+            "delta": evals[-1].get("delta"),
         }
-    out["coupled"]["setup_queries"] = summary.get("setup_queries", 0)
+        if mode == "posthoc":  # the same run, read without selection
+            out[key + "_fixed"] = {**out[key], "test_mae": float(evals[-1]["test_mae"]),
+                                   "best_step": v["steps"], "train_queries": int(v["sks_queries"])}
     out["settings"] = {k: v for k, v in settings.items() if k != "out"}
     return out
 
@@ -220,9 +229,9 @@ def aggregate(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 continue
             out[f"{key}@{n}"] = {
                 "method": key, "n_labelled": n, "test_mae": interval([r["test_mae"] for r in runs]),
-                **({"final_test_mae": interval([r["final_test_mae"] for r in runs]),
-                    "steps_run": float(np.mean([r["steps_run"] for r in runs]))}
-                   if "final_test_mae" in runs[0] else {}),
+                **({"steps_run": float(np.mean([r["steps_run"] for r in runs])),
+                    "best_step": float(np.mean([r["best_step"] or 0 for r in runs]))}
+                   if "steps_run" in runs[0] else {}),
                 "train_queries": float(np.mean([r.get("train_queries", 0) for r in runs])),
                 "train_wall_s": float(np.mean([r.get("train_wall_s", 0.0) for r in runs])),
                 "queries_per_prediction": float(np.mean([r.get("queries_per_prediction", 0.0) for r in runs])),
@@ -250,7 +259,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Data: {meta['data']['molecules']} molecules (28 diatomics, 13 symmetric AXn) of `ase.collections.g2`, "
         f"labels the MP2(full)/6-31G* bond lengths. Test set (split_seed 0, the same for every cell): "
         f"{', '.join(meta['data']['test_molecules'])}. Seeds {meta['seeds']} draw the labelled molecules; "
-        f"validation molecules per label count: {meta['validation']}.",
+        "validation molecules per label count: "
+        + ", ".join(f"{n} labels: {v}" for n, v in meta["validation"].items()) + ".",
         "",
         f"Model selection for (d) and (e): {meta['selection_text']}",
         "",
@@ -275,11 +285,10 @@ def markdown(report: dict[str, Any]) -> str:
                 mae = f"**{mae}**"
             lines.append(f"| {label} | {mae} | {a['train_queries']:.0f} | {a['queries_per_prediction']:.1f} | "
                          f"{a['train_wall_s']:.1f} |")
-        last = [(label, agg[f"{k}@{n}"]) for k, label in METHODS if "final_test_mae" in agg.get(f"{k}@{n}", {})]
-        if last:
-            lines += ["", "Without model selection (the weights of the last step run, "
-                      + "; ".join(f"{label}: {fmt_mae(a['final_test_mae'])} after {a['steps_run']:.0f} steps"
-                                  for label, a in last) + ")."]
+        steps = [f"{label.split(')')[0]}) {agg[f'{k}@{n}']['steps_run']:.0f} (weights of step "
+                 f"{agg[f'{k}@{n}']['best_step']:.0f})" for k, label in METHODS[-4:-2] if f"{k}@{n}" in agg]
+        if steps:
+            lines += ["", "Steps run with model selection, mean over seeds: " + ", ".join(steps) + "."]
         lines.append("")
     eq = report["xtb_equilibria"]
     lines += [
@@ -308,16 +317,17 @@ def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     agg = report["aggregate"]
-    fig, (ax, ax_q) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100)
+    fig, (ax, ax_q) = plt.subplots(1, 2, figsize=(12, 5.6), dpi=100)
     for i, (key, label) in enumerate(METHODS):
         pts = sorted((a["n_labelled"], a) for a in agg.values() if a["method"] == key)
         if not pts:
             continue
-        x = np.array([n for n, _ in pts]) * (1 + 0.03 * (i - 3))  # side by side
-        m = [a["test_mae"]["mean"] for _, a in pts]
-        err = [[a["test_mae"]["mean"] - a["test_mae"]["lo"] for _, a in pts],
-               [a["test_mae"]["hi"] - a["test_mae"]["mean"] for _, a in pts]]
-        err = np.nan_to_num(np.array(err))
+        x = np.array([n for n, _ in pts]) * 2 ** (0.045 * (i - len(METHODS) / 2))  # side by side
+        m = np.array([a["test_mae"]["mean"] for _, a in pts])
+        lo = np.array([a["test_mae"]["lo"] for _, a in pts])
+        hi = np.array([a["test_mae"]["hi"] for _, a in pts])
+        # a log axis: an interval reaching below zero is drawn down to 5e-3 Å
+        err = np.nan_to_num(np.array([m - np.maximum(lo, 5e-3), hi - m]))
         ax.errorbar(x, m, yerr=err, marker="o", capsize=3, label=label)
         if key in ("xtb_offset", "coupled"):
             ax_q.plot([n for n, _ in pts], [a["train_queries"] + 1 for _, a in pts], marker="o", label=f"{label}: training")
@@ -325,14 +335,15 @@ def plot(report: dict[str, Any], path: Path) -> None:
             ax_q.plot([n for n, _ in pts], [a["queries_per_prediction"] for _, a in pts], marker="s",
                       linestyle="--", label=f"{label}: per prediction")
     ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
     ax.set(xlabel="labelled molecules", ylabel="test MAE (Å)", title="test error (mean, 95 % t interval)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     ax_q.set_xscale("log", base=2)
     ax_q.set_yscale("log")
     ax_q.set(xlabel="labelled molecules", ylabel="xTB single points", title="xTB queries")
     ax_q.grid(alpha=0.3, which="both")
-    ax_q.legend(fontsize=7)
+    ax_q.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -348,7 +359,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--selection", choices=["auto", "core", "posthoc"], default="auto")
     p.add_argument("--quick", action="store_true", help="8 labels, seeds 0 1, 100 steps")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite the .md and .png from the .json in --out, without running anything")
     args = p.parse_args(argv)
+    if args.report_only:
+        report = json.loads((args.out / "g2_bond_lengths.json").read_text())
+        (args.out / "g2_bond_lengths.md").write_text(markdown(report))
+        plot(report, args.out / "g2_bond_lengths.png")
+        return
     if args.quick:
         args.labels, args.seeds, args.steps = [8], [0, 1], 100
     selection = args.selection
@@ -388,12 +406,18 @@ def main(argv: list[str] | None = None) -> None:
             methods = baselines(task, eq)
             t0 = time.perf_counter()
             run = zoo_run(n, seed, args.steps, selection, args.patience)
-            methods.update(coupled=run["coupled"], data_only=run["data_only"])
-            cells.append({"n_labelled": n, "seed": seed, "methods": methods, "settings": run["settings"],
+            settings = [run.pop("settings")]
+            if selection == "core":  # the same models trained every step, for comparison
+                fixed = zoo_run(n, seed, args.steps, "fixed", args.patience)
+                settings.append(fixed.pop("settings"))
+                run.update(coupled_fixed=fixed["coupled"], data_only_fixed=fixed["data_only"])
+            methods.update(run)
+            cells.append({"n_labelled": n, "seed": seed, "methods": methods, "settings": settings,
                           "labelled": names(task, np.concatenate([task.rows("train"), task.rows("validation")]))})
             log(f"  n={n:2d} seed={seed}: coupled {run['coupled']['test_mae']:.3f} "
-                f"(step {run['coupled']['best_step']}, {run['coupled']['train_queries']} q), data-only "
-                f"{run['data_only']['test_mae']:.3f}, xTB+offset {methods['xtb_offset']['test_mae']:.3f}, "
+                f"(step {run['coupled']['best_step']}, {run['coupled']['train_queries']} q; last step "
+                f"{run['coupled_fixed']['test_mae']:.3f}), data-only {run['data_only']['test_mae']:.3f} (last "
+                f"{run['data_only_fixed']['test_mae']:.3f}), xTB+offset {methods['xtb_offset']['test_mae']:.3f}, "
                 f"ridge {methods['ridge']['test_mae']:.3f}, cov {methods['cov']['test_mae']:.3f}  "
                 f"[{time.perf_counter() - t0:.0f} s]")
 
@@ -403,16 +427,19 @@ def main(argv: list[str] | None = None) -> None:
     selection_text = (
         f"the core's early stopping (`early_stopping_patience = {args.patience}` evaluations of every 10 steps, "
         f"`restore_best = true`), at most {args.steps} steps."
+        + f" The last two rows train the same models all {args.steps} steps and keep the last weights "
+        "(no selection; a second run each)."
         if selection == "core" else
         f"post hoc: every run trains the full {args.steps} steps (the core's early stopping was "
         f"{'not used (--selection posthoc)' if core_has_early_stopping() else 'not there yet'}); the "
         "evaluation (every 10 steps) with the lowest validation MAE is picked from metrics.jsonl and its "
-        "test MAE reported; training queries are those spent up to that step."
+        "test MAE reported; training queries are those spent up to that step. The last two rows read the "
+        "same runs at their last step."
     )
     data = probe_task.describe_data()
     report = {
         "meta": {
-            "command": "python benchmarks/g2_bond_lengths.py " + " ".join(argv),
+            "command": " ".join(["python benchmarks/g2_bond_lengths.py", *argv]),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "wall_s": round(wall, 1),
             "load_before": list(load_before), "load_after": list(os.getloadavg()),

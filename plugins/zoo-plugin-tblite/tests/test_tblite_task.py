@@ -128,3 +128,20 @@ def test_cli_bad_task_option_is_one_error_line(tmp_path):
     assert proc.stderr.strip().startswith("Error:") and "calibration" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
+def test_example_config_runs(tmp_path):
+    """examples/g2-bond-lengths runs from its config, as its README says (3 steps here)."""
+    root = Path(__file__).resolve().parents[3]
+    config = root / "examples" / "g2-bond-lengths" / "config.toml"
+    assert (config.parent / "README.md").is_file()
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [str(ZOO), "run", "--config", str(config), "--steps", "3", "--no-progress", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sks"] == "xtb" and summary["task"] == "g2-bond-length" and summary["steps"] == 3
+    assert summary["variants"]["sks-coupled"]["sks_queries"] > 0 and summary["failed_queries"] == 0
