@@ -82,6 +82,9 @@ class SKSLayer(torch.nn.Module):
         super().__init__()
         self.sks = registry.knowledge_source(sks) if isinstance(sks, str) else sks
         self.estimator = registry.estimator(estimator) if isinstance(estimator, str) else estimator
+        spec = self.sks.input_spec
+        if hasattr(self.estimator, "step"):  # a per-input mu of the wrong length fails here, not mid-run
+            self.estimator.step(spec.lower, spec.upper, len(spec))
         self.executor = registry.executor(executor) if isinstance(executor, str) else executor
         cache = Cache(cache) if isinstance(cache, str) else cache
         self.evaluator = Evaluator(self.executor, cache=cache, policy=policy)

@@ -264,7 +264,7 @@ class Variant:
             value = self.base[knob] * sched.factor(step, self.cfg.steps)
             if knob == "q":
                 value = max(1, int(round(value)))
-            values[knob] = value
+            values[knob] = value.tolist() if hasattr(value, "tolist") else value  # per-input mu: a list
             if knob == "lr":
                 for group in self.optimizer.param_groups:
                     group["lr"] = value

@@ -15,7 +15,7 @@ f(z_i) itself comes from the forward pass, so it costs no extra query.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -58,16 +58,50 @@ class Estimator:
     #: an adaptive schedule's ``observe`` reads it after each backward
     last_stats: dict[str, float] | None = None
 
-    def __init__(self, mu: float = 1e-3):
+    def __init__(self, mu: float | Sequence[float] = 1e-3, relative_mu: bool = False):
         self.mu = mu
+        self.relative_mu = relative_mu
         self._check()
 
     def _check(self) -> None:
-        if isinstance(self.mu, bool) or not isinstance(self.mu, (int, float, np.integer, np.floating)):
-            raise ConfigError(f"estimator {self.name!r}: mu must be a positive number, got {self.mu!r}")
-        self.mu = float(self.mu)
-        if not (self.mu > 0 and np.isfinite(self.mu)):
-            raise ConfigError(f"estimator {self.name!r}: mu must be a positive number, got {self.mu}")
+        self.mu = check_mu(self.name, self.mu)
+        if not isinstance(getattr(self, "relative_mu", False), bool):
+            raise ConfigError(f"estimator {self.name!r}: relative_mu must be true or false, got {self.relative_mu!r}")
+
+    def step(self, lower: np.ndarray, upper: np.ndarray, d: int) -> float | np.ndarray:
+        """The finite-difference step for each of ``d`` inputs: ``mu`` as given (one number,
+        or one per input), or with ``relative_mu`` that fraction of each input's bound width.
+
+        Inputs in different units (a bond length in Å, an angle in degrees) need steps of
+        their own: a query moves input j by ``step[j] * u[j]`` and the difference is divided
+        per coordinate (see :func:`one_sided_or_central`).
+        """
+        mu = self.mu
+        if isinstance(mu, np.ndarray) and mu.size != d:
+            raise ConfigError(
+                f"estimator {self.name!r}: mu has {mu.size} values but the SKS has {d} inputs; give one "
+                f"number, or one per input"
+            )
+        if not getattr(self, "relative_mu", False):
+            return mu
+        width = np.broadcast_to(np.asarray(upper, float) - np.asarray(lower, float), (d,))
+        if not np.all(np.isfinite(width)):
+            raise ConfigError(
+                f"estimator {self.name!r}: relative_mu scales mu by each input's bound width, but "
+                f"inputs {np.flatnonzero(~np.isfinite(width)).tolist()} have no finite bounds; give mu "
+                f"in the inputs' units instead"
+            )
+        return np.asarray(mu, float) * width
+
+    def scalar_mu(self) -> float:
+        """``mu`` where one number is needed: full-ZO mode (the model's parameters share one
+        scale; per-input steps are for SKS inputs)."""
+        if isinstance(self.mu, np.ndarray) or getattr(self, "relative_mu", False):
+            raise ConfigError(
+                f"estimator {self.name!r}: in full-ZO mode mu must be one number (per-input and "
+                f"relative steps are for the inputs of an SKS layer)"
+            )
+        return float(self.mu)
 
     def queries_per_sample(self, d: int) -> int:
         """Extra SKS queries per sample of dimension ``d`` (f(z) itself not counted)."""
@@ -247,6 +281,31 @@ def spread_stats(plan: Plan, f0: np.ndarray, fq: np.ndarray, v: np.ndarray, g: n
     return stats
 
 
+def check_mu(owner: str, mu: Any) -> float | np.ndarray:
+    """A step size: one positive finite number, or a 1-d sequence of them (one per input)."""
+    if isinstance(mu, (list, tuple, np.ndarray)):
+        try:
+            arr = np.asarray(mu, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = np.asarray([np.nan])
+        if arr.ndim == 0:
+            return check_mu(owner, float(arr))
+        if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr) & (arr > 0)):
+            raise ConfigError(
+                f"estimator {owner!r}: mu must be a positive number or a list of positive numbers "
+                f"(one per input), got {mu!r}"
+            )
+        if any(isinstance(m, bool) for m in (mu if not isinstance(mu, np.ndarray) else [])):
+            raise ConfigError(f"estimator {owner!r}: mu must hold numbers, got {mu!r}")
+        return arr
+    if isinstance(mu, bool) or not isinstance(mu, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"estimator {owner!r}: mu must be a positive number, got {mu!r}")
+    mu = float(mu)
+    if not (mu > 0 and np.isfinite(mu)):
+        raise ConfigError(f"estimator {owner!r}: mu must be a positive number, got {mu}")
+    return mu
+
+
 def room(z: np.ndarray, u: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Largest t >= 0 with z + t*u inside [lower, upper], for rows z (B, 1|m, d), u (..., d)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -258,7 +317,7 @@ def room(z: np.ndarray, u: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> 
 def one_sided_or_central(
     z: np.ndarray,
     u: np.ndarray,
-    mu: float,
+    mu: float | np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
     central: bool,
@@ -272,7 +331,24 @@ def one_sided_or_central(
     second-order scheme (-3 f(z) + 4 f(z + h u) - f(z + 2h u)) / 2h on the side with room,
     which keeps the O(mu^2) error of the central difference at the same cost.
     Each difference quotient is multiplied by ``scale * u`` (scale broadcasts to (B, n)).
+
+    With one step per input (``mu`` of shape (d,)), a query moves along mu ⊙ u in units of
+    that displacement and each quotient is multiplied by ``scale * u / mu`` instead: the
+    change of variables w = z / mu, so coordinate j is differenced with its own step mu_j
+    (for RGE, E[(u/mu) (mu ⊙ u)^T] = I keeps the estimate unbiased).
     """
+    if np.ndim(mu) == 1:
+        steps = np.asarray(mu, dtype=np.float64)
+        return _differences(z, u * steps, u / steps, 1.0, lower, upper, central, scale)
+    return _differences(z, u, u, float(mu), lower, upper, central, scale)
+
+
+def _differences(
+    z: np.ndarray, u: np.ndarray, u_weight: np.ndarray, mu: float, lower: np.ndarray, upper: np.ndarray,
+    central: bool, scale: np.ndarray | float,
+) -> Plan:
+    """:func:`one_sided_or_central` with query displacements ``mu * u`` and weights along
+    ``u_weight`` (the same as ``u`` for one scalar step)."""
     zb = z[:, None, :]
     plus, minus = room(zb, u, lower, upper), room(zb, -u, lower, upper)
     scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), plus.shape)
@@ -283,7 +359,7 @@ def one_sided_or_central(
         with np.errstate(divide="ignore"):
             coef = np.where(h > 0, scale / np.where(h > 0, step, 1.0), 0.0)
         points = zb + step[..., None] * u
-        return Plan(points=points, weights=coef[..., None] * u)
+        return Plan(points=points, weights=coef[..., None] * u_weight)
     inside = (plus >= mu) & (minus >= mu)
     sign = np.where(plus >= minus, 1.0, -1.0)
     h_side = np.minimum(mu, np.maximum(plus, minus) / 2.0)
@@ -298,5 +374,5 @@ def one_sided_or_central(
     w2 = np.where(inside, -1.0 / (2.0 * mu), -1.0 / (2.0 * sign * safe_h))
     w1, w2 = np.where(ok, w1 * scale, 0.0), np.where(ok, w2 * scale, 0.0)
     points = np.concatenate([zb + off1[..., None] * u, zb + off2[..., None] * u], axis=1)
-    weights = np.concatenate([w1[..., None] * u, w2[..., None] * u], axis=1)
+    weights = np.concatenate([w1[..., None] * u_weight, w2[..., None] * u_weight], axis=1)
     return Plan(points=points, weights=weights)

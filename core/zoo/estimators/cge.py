@@ -64,12 +64,13 @@ def coordinate_plan(
     z: np.ndarray,
     idx: np.ndarray,
     scale: np.ndarray | float,
-    mu: float,
+    mu: float | np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
     central: bool,
 ) -> Plan:
-    """Differences along the axes ``idx`` (B, k) of each row, times ``scale`` (B, k)."""
+    """Differences along the axes ``idx`` (B, k) of each row, times ``scale`` (B, k);
+    ``mu`` one step, or one per input (see :func:`one_sided_or_central`)."""
     B, d = z.shape
     k = idx.shape[1]
     u = np.zeros((B, k, d))
@@ -85,14 +86,15 @@ class CoordinateEstimator(Estimator):
 
     def __init__(
         self,
-        mu: float = 1e-3,
+        mu: float | Sequence[float] = 1e-3,
         difference: str = "central",
         coordinates: int | Sequence[int] | None = None,
+        relative_mu: bool = False,
     ):
         _check_choice(self.name, "difference", difference, DIFFERENCES)
         self.difference = difference
         self.coordinates = check_coordinates(self.name, coordinates)
-        super().__init__(mu=mu)
+        super().__init__(mu=mu, relative_mu=relative_mu)
 
     @property
     def central(self) -> bool:
@@ -124,12 +126,12 @@ class CoordinateEstimator(Estimator):
         self._check()
         B, d = z.shape
         idx, scale = self._indices(d, B, rng)
-        return coordinate_plan(z, idx, scale, self.mu, lower, upper, self.central)
+        return coordinate_plan(z, idx, scale, self.step(lower, upper, d), lower, upper, self.central)
 
     def parameter_plan(self, d: int, rng: np.random.Generator) -> DirectionPlan:
         self._check()
         idx, scale = self._indices(d, 1, rng)
-        steps, w = difference_steps(self.mu, self.central, scale)
+        steps, w = difference_steps(self.scalar_mu(), self.central, scale)
         n = idx.shape[1]
         return DirectionPlan(
             steps=np.tile(steps, (n, 1)), weights=np.tile(w, (n, 1)), coordinates=np.array(idx[0])

@@ -51,6 +51,8 @@ At a bound of the input spec a query that would leave the domain goes the other 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..errors import ConfigError
@@ -83,12 +85,13 @@ class RandomEstimator(Estimator):
     def __init__(
         self,
         q: int = 8,
-        mu: float = 1e-3,
+        mu: float | Sequence[float] = 1e-3,
         directions: str = "gaussian",
         difference: str = "forward",
         orthogonal: bool = False,
         prior: str = "none",
         prior_decay: float = 0.9,
+        relative_mu: bool = False,
     ):
         _check_choice(self.name, "directions", directions, DIRECTIONS)
         _check_choice(self.name, "difference", difference, DIFFERENCES)
@@ -108,7 +111,7 @@ class RandomEstimator(Estimator):
         if isinstance(prior_decay, bool) or not isinstance(prior_decay, (int, float)) or not 0 <= prior_decay < 1:
             raise ConfigError(f"{self.name}: prior_decay must be a number in [0, 1), got {prior_decay!r}")
         self.prior_decay = float(prior_decay)
-        super().__init__(mu=mu)
+        super().__init__(mu=mu, relative_mu=relative_mu)
 
     def _check(self) -> None:
         super()._check()
@@ -203,7 +206,7 @@ class RandomEstimator(Estimator):
             c = float(d - 1) if self.directions == "sphere" else 1.0
             scale = np.concatenate([np.ones((B, 1)), np.full((B, self.q - 1), c / (self.q - 1))], axis=1)
             groups = None
-        plan = one_sided_or_central(z, u, self.mu, lower, upper, self.central, scale)
+        plan = one_sided_or_central(z, u, self.step(lower, upper, d), lower, upper, self.central, scale)
         if groups is not None:
             plan.groups = np.tile(groups, 2) if self.central else groups
         return plan
@@ -229,14 +232,14 @@ class RandomEstimator(Estimator):
             )
         seeds = rng.integers(0, 2**62, size=self.q)
         if self.prior == "none":
-            steps, w = difference_steps(self.mu, self.central, self._scale(d) / self.q)
+            steps, w = difference_steps(self.scalar_mu(), self.central, self._scale(d) / self.q)
             return DirectionPlan(
                 steps=np.tile(steps, (self.q, 1)), weights=np.tile(w, (self.q, 1)),
                 seeds=seeds, distribution=self.directions,
             )
         c = float(d - 1) if self.directions == "sphere" else 1.0
-        s1, w1 = difference_steps(self.mu, self.central, 1.0)
-        s2, w2 = difference_steps(self.mu, self.central, c / (self.q - 1))
+        s1, w1 = difference_steps(self.scalar_mu(), self.central, 1.0)
+        s2, w2 = difference_steps(self.scalar_mu(), self.central, c / (self.q - 1))
         return DirectionPlan(
             steps=np.vstack([s1, np.tile(s2, (self.q - 1, 1))]),
             weights=np.vstack([w1, np.tile(w2, (self.q - 1, 1))]),

@@ -36,6 +36,8 @@ from the stored scores, never re-probed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..errors import ConfigError
@@ -58,12 +60,13 @@ class SparseCoordinateEstimator(Estimator):
     def __init__(
         self,
         sparsity: float = 0.9,
-        mu: float = 1e-3,
+        mu: float | Sequence[float] = 1e-3,
         difference: str = "forward",
         mask: str = "zo-grasp",
         probe: str = "rge",
         probe_q: int = 16,
         score: str = "auto",
+        relative_mu: bool = False,
     ):
         _check_choice(self.name, "difference", difference, DIFFERENCES)
         _check_choice(self.name, "mask", mask, MASKS)
@@ -78,7 +81,7 @@ class SparseCoordinateEstimator(Estimator):
         self.probe_q = probe_q
         self.score = score
         self._probing = False
-        super().__init__(mu=mu)
+        super().__init__(mu=mu, relative_mu=relative_mu)
 
     def _check(self) -> None:
         super()._check()
@@ -170,11 +173,11 @@ class SparseCoordinateEstimator(Estimator):
             self._probing = True
             if self.probe == "cge":
                 u = np.broadcast_to(np.eye(d), (B, d, d))
-                return one_sided_or_central(z, u, self.mu, lower, upper, True, 1.0)
+                return one_sided_or_central(z, u, self.step(lower, upper, d), lower, upper, True, 1.0)
             u = rng.standard_normal((B, self.probe_q, d))
-            return one_sided_or_central(z, u, self.mu, lower, upper, True, 1.0 / self.probe_q)
+            return one_sided_or_central(z, u, self.step(lower, upper, d), lower, upper, True, 1.0 / self.probe_q)
         idx, scale = self._draw(d, B, rng)
-        return coordinate_plan(z, idx, scale, self.mu, lower, upper, self.central)
+        return coordinate_plan(z, idx, scale, self.step(lower, upper, d), lower, upper, self.central)
 
     def combine(self, plan: Plan, f0: np.ndarray, fq: np.ndarray, v: np.ndarray) -> np.ndarray:  # type: ignore[override]
         g = Estimator.combine(plan, f0, fq, v)
@@ -193,7 +196,7 @@ class SparseCoordinateEstimator(Estimator):
                 "zoo.fullzo.estimate_parameter_gradients probes them on its first call"
             )
         idx, scale = self._draw(d, 1, rng)
-        steps, w = difference_steps(self.mu, self.central, 1.0)
+        steps, w = difference_steps(self.scalar_mu(), self.central, 1.0)
         return DirectionPlan(
             steps=np.tile(steps, (idx.shape[1], 1)),
             weights=w[None, :] * scale[0][:, None],

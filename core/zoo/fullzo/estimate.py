@@ -230,9 +230,9 @@ def zo_grasp_scores(
 
     space = ParameterSpace([p for p in model.parameters() if p.requires_grad])
     if sparse.probe == "cge":
-        probe_est: Estimator = CoordinateEstimator(mu=sparse.mu, difference="central")
+        probe_est: Estimator = CoordinateEstimator(mu=sparse.scalar_mu(), difference="central")
     else:
-        probe_est = RandomEstimator(q=sparse.probe_q, mu=sparse.mu, difference="central")
+        probe_est = RandomEstimator(q=sparse.probe_q, mu=sparse.scalar_mu(), difference="central")
     plan = probe_est.parameter_plan(space.size, rng)
     first = _gradient(space, plan, None, loss_fn, layer, restore, batched)
     g = first["grads"]
@@ -246,7 +246,7 @@ def zo_grasp_scores(
         scores = np.abs(theta * g_flat)
     else:
         norm = float(np.linalg.norm(g_flat))
-        delta = 10.0 * sparse.mu
+        delta = 10.0 * sparse.scalar_mu()
         if norm == 0 or not np.isfinite(norm):
             scores = np.zeros(space.size)
         else:
