@@ -2,8 +2,8 @@
 
 Why zoo sets them: tblite parallelises with OpenMP, whose default is one thread per core.
 For the small molecules zoo queries, threads cost more in hand-offs than they give, and on
-a shared or busy machine far more: a GFN2-xTB single point of CO took 23 ms with two
-OpenMP threads on two busy cores and 0.44 ms with one (``benchmarks`` machine, load ~2).
+a shared or busy machine far more: a GFN2-xTB single point of CO took 2.5 to 23 ms with two
+OpenMP threads on two busy cores (load 2-4) and 0.44 ms with one.
 Parallelism in zoo comes from evaluating many rows at once (the ``processes`` and ``dask``
 executors), one thread each.
 

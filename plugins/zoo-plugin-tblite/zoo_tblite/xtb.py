@@ -2,12 +2,14 @@
 
 Why tblite's own Python interface (``tblite.interface.Calculator``) and not its ASE
 calculator: the numbers are the same (the same library call, the same unit conversions from
-``ase.units``), but the ASE path costs ~0.2 s a single point of CO in bookkeeping against
-~0.5 ms through the interface with one OpenMP thread. Each row gets a fresh calculator: the
-SCF then starts from the same guess for every row, so a row's value never depends on the
-row evaluated before it (the ASE calculator restarts from the previous density, which
-makes results depend on the order of the rows), and building one costs no more than
-updating an old one (measured: 0.48 vs 0.44 ms for CO).
+``ase.units``; the tests compare them), the ASE calculator kept alive restarts each SCF
+from the previous density, which makes a row's value depend on the row before it, and it
+is slower: a GFN2-xTB single point of CO, one OpenMP thread, two busy cores, measured
+0.44-0.48 ms through the interface against 0.7 ms (a fresh ASE calculator) to 1.2 ms (one
+reused). Each row here gets a fresh interface calculator, so every SCF starts from the
+same guess; building one costs no more than updating an old one (0.48 vs 0.44 ms). The
+threads matter far more than the path: with tblite's default of one OpenMP thread per core,
+the same single point took 2.5-23 ms on the same busy machine (:mod:`zoo_tblite.openmp`).
 
 Inputs (option ``inputs``):
 
