@@ -171,6 +171,17 @@ def test_a_molecule_without_a_centre_cannot_take_a_bond_length(xtb):
         xtb(np.array([[1.1]]), [ethane])
 
 
+def test_an_scf_that_does_not_converge_is_a_nan_row():
+    """With 3 SCF iterations H2 converges and CO2 does not (measured): CO2's row is NaN,
+    H2's rows around it keep the values a default source gives them."""
+    sks = zoo.knowledge_source("xtb", max_iterations=3)
+    h2, co2 = g2_molecule("H2"), g2_molecule("CO2")
+    y = sks(np.array([[0.74], [1.18], [0.74]]), [h2, co2, h2])
+    assert np.isnan(y[1]).all() and np.isfinite(y[[0, 2]]).all()
+    ref = zoo.knowledge_source("xtb")(np.array([[0.74]]), [h2])[0]
+    np.testing.assert_allclose(y[0], ref, rtol=1e-6)
+
+
 def test_every_row_failing_raises_with_the_scf_message():
     sks = zoo.knowledge_source("xtb", max_iterations=1)
     with pytest.raises(zoo.SKSError, match="every row failed.*SCF not converged"):
