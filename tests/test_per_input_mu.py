@@ -119,3 +119,44 @@ def test_a_run_with_per_input_mu_logs_it(fit_plugin, tmp_path, monkeypatch):
     assert all(isinstance(r["mu"], list) and len(r["mu"]) == 1 for r in rows)
     assert rows[0]["mu"][0] == pytest.approx(1e-3) and rows[-1]["mu"][0] < 1e-3
     assert summary["steps"] == 3
+
+
+class BondAngle(zoo.KnowledgeSource):
+    """A smooth energy of a bond length relative to covalent radii (0.75-1.4) and an angle
+    in degrees (70-180): the reviewer's case, where one scalar mu started at 5.53."""
+
+    name = "fake-bond-angle"
+    input_spec = zoo.Spec(["bond", "angle"], lower=[0.75, 70.0], upper=[1.4, 180.0], units=["", "deg"])
+    output_spec = zoo.Spec(["energy"], units=["eV"])
+    seen: list = []
+
+    def evaluate(self, inputs, contexts=None):
+        type(self).seen.append(np.array(inputs))
+        r, theta = inputs[:, 0], np.radians(inputs[:, 1])
+        return (2.0 * (r - 1.05) ** 2 + 0.4 * (np.cos(theta) - np.cos(np.radians(109.5))) ** 2)[:, None]
+
+
+def test_diagnose_sweeps_each_kind_of_input_on_its_own_scale():
+    from zoo.diagnose import diagnose
+
+    BondAngle.seen = []
+    x = np.array([[0.9, 100.0], [1.2, 150.0], [1.0, 120.0]])
+    report = diagnose(BondAngle(), x, None, repeats=2)
+    assert [g["inputs"] for g in report.groups] == [["bond"], ["angle"]]
+    assert report.groups[0]["h0"] == pytest.approx(0.1 * 0.65) and report.groups[1]["h0"] == pytest.approx(11.0)
+    # never a probe outside an input's range, and no step wider than it
+    pts = np.concatenate(BondAngle.seen)
+    assert np.all(pts >= [0.75, 70.0]) and np.all(pts <= [1.4, 180.0])
+    assert not report.noisy  # smooth: before, clamped probes read as convergence, then NOISY
+    mu_f = report.recommended_mu["forward"]
+    assert isinstance(mu_f, list) and len(mu_f) == 2
+    assert mu_f[0] < 0.65 and mu_f[1] < 110.0 and mu_f[1] > 10 * mu_f[0]  # degrees get the larger step
+    # the recommendation feeds straight into an estimator, whose gradient matches the reference
+    est = zoo.estimator("cge", mu=mu_f, difference="forward")
+    g, _ = est.vjp(lambda z: BondAngle()(z), x, lower=[0.75, 70.0], upper=[1.4, 180.0])
+    ref = np.array(report.reference_gradient)
+    # "< 0.1 % error" is the median error relative to the typical derivative of each group
+    typical = np.median(np.abs(ref), axis=0)
+    assert np.median(np.abs(g - ref), axis=0) @ (1 / typical) < 2 * 1e-3
+    assert np.all(np.abs(g - ref) < 3e-3 * typical)
+    assert "one per input" in report.text()

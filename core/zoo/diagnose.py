@@ -6,19 +6,24 @@ rounding dominates the difference; too large: curvature does), too few direction
 dimension (RGE's cosine is only ~sqrt(q / (q + d)) even with exact arithmetic), a gradient
 that is itself ~0, or a bug. :func:`diagnose` separates these at a few realistic points:
 
-1. **mu sweep.** Directional derivatives along a few random unit directions, by central and
-   forward differences, at mu = h0, h0/sqrt(10), ... (h0 = a tenth of the input's typical
-   size, in the input's own units). Successive central values agree better and better while
+1. **mu sweep, per kind of input.** Inputs are grouped by unit and range (a bond length in Å
+   on [0.75, 1.4] and an angle in degrees on [70, 180] are two groups; 96 atomic positions
+   with the same bounds are one). In each group: directional derivatives along a few random
+   unit directions within the group (its own axis for a group of one), by central and
+   forward differences, at mu = h0, h0/sqrt(10), ... with h0 a tenth of the group's bound
+   width (or of its typical size where unbounded), in its own units, so no probe is ever
+   wider than an input's range. Successive central values agree better and better while
    truncation (~mu^2) dominates, then worse once noise (~eps/mu) does: where they agree best
    is the most accurate mu, and if that best agreement is still poor the SKS is *noisy*
    (non-smooth, iterative, single precision) - with the noise level eps it implies.
-2. **Reference.** Central CGE at that mu: the high-accuracy gradient.
+2. **Reference.** Central CGE with each input at its group's best mu.
 3. **Estimators vs reference.** Cosine (mean, spread over repeats and points) and relative
    error of each estimator at the recommended mu, with its queries per sample.
-4. **Recommendations.** mu for forward and central differences (the largest with < 0.1 %
-   error, else the most accurate), q for a target cosine (measured, and the
-   sqrt(q / (q + d)) law), or CGE where q would reach d anyway - and plain-language
-   explanations of what limits the cosine.
+4. **Recommendations.** mu for forward and central differences (per group: the largest with
+   < 0.1 % error, else the most accurate) — one number where every input shares it, else
+   one per input, as the estimators' ``mu`` option takes it — q for a target cosine
+   (measured, and the sqrt(q / (q + d)) law), or CGE where q would reach d anyway, and
+   plain-language explanations of what limits the cosine.
 
 ``zoo diagnose --sks NAME`` runs it at the default task's ``sample_inputs``.
 """
@@ -47,12 +52,17 @@ class Diagnosis:
     units: list[str]
     upstream: str
     target_cosine: float
-    sweep: list[dict[str, float]] = field(default_factory=list)
-    mu_reference: float = float("nan")
+    input_names: list[str] = field(default_factory=list)
+    #: rows of the mu sweep; each names the inputs of its group
+    sweep: list[dict[str, Any]] = field(default_factory=list)
+    #: the groups the sweep ran in: {"inputs": [...], "unit": ..., "width": ...}
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    #: one number, or one per input where the groups differ (as the estimators' mu)
+    mu_reference: Any = float("nan")
     reference_uncertainty: float = float("nan")
     noisy: bool = False
     noise_level: float = float("nan")
-    recommended_mu: dict[str, float] = field(default_factory=dict)
+    recommended_mu: dict[str, Any] = field(default_factory=dict)
     gradient_norm: float = float("nan")
     #: the reference gradient (central CGE at mu_reference) at each point, (points, d)
     reference_gradient: list[list[float]] = field(default_factory=list)
@@ -65,34 +75,39 @@ class Diagnosis:
         return _jsonable(asdict(self))
 
     def text(self) -> str:
-        unit = _unit(self.units)
         lines = [
             f"zoo diagnose: {self.sks}  (d = {self.d} inputs, {self.points} points, upstream {self.upstream}, "
             f"{self.queries} SKS queries)",
-            "",
-            f"mu sweep (directional derivatives; mu in {unit or 'input units'}):",
-            f"  {'mu':>10}  {'central change':>14}  {'forward err':>11}  {'central err':>11}",
         ]
-        for row in self.sweep:
-            lines.append(
-                f"  {row['mu']:>10.3g}  {row['central_change']:>14.2e}  {row['forward_error']:>11.2e}  "
-                f"{row['central_error']:>11.2e}"
-            )
+        for group in self.groups:
+            unit = group["unit"] or "input units"
+            lines += [
+                "",
+                f"mu sweep for {_names(group['inputs'])} (directional derivatives; mu in {unit}):",
+                f"  {'mu':>10}  {'central change':>14}  {'forward err':>11}  {'central err':>11}",
+            ]
+            for row in self.sweep:
+                if row["inputs"] == group["inputs"]:
+                    lines.append(
+                        f"  {row['mu']:>10.3g}  {_num(row['central_change'], '.2e', 14)}  "
+                        f"{_num(row['forward_error'], '.2e', 11)}  {_num(row['central_error'], '.2e', 11)}"
+                    )
         lines += [
             "",
-            f"reference: central CGE at mu = {self.mu_reference:.3g} {unit} (relative uncertainty "
+            f"reference: central CGE at mu = {self.show_mu(self.mu_reference)} (relative uncertainty "
             f"~{self.reference_uncertainty:.1e}); |gradient| = {self.gradient_norm:.4g}",
             f"SKS noise: {'NOISY' if self.noisy else 'smooth'}"
             + (f" (noise ~{self.noise_level:.2e} in the output)" if math.isfinite(self.noise_level) else ""),
             "recommended mu (largest with < 0.1% error): "
-            + ", ".join(f"{k} {v:.3g} {unit}" for k, v in self.recommended_mu.items()),
+            + ", ".join(f"{k} {self.show_mu(v)}" for k, v in self.recommended_mu.items()),
             "",
             f"estimators at the recommended mu (cosine to the reference; target {self.target_cosine}):",
-            f"  {'estimator':<34} {'queries':>7}  {'cosine':>7}  {'+/-':>5}  {'min':>6}  {'rel err':>7}",
         ]
+        width = max([34, *(len(e["label"]) for e in self.estimators)])
+        lines.append(f"  {'estimator':<{width}} {'queries':>7}  {'cosine':>7}  {'+/-':>5}  {'min':>6}  {'rel err':>7}")
         for e in self.estimators:
             lines.append(
-                f"  {e['label']:<34} {e['queries_per_sample']:>7d}  {e['cosine_mean']:>7.3f}  "
+                f"  {e['label']:<{width}} {e['queries_per_sample']:>7d}  {e['cosine_mean']:>7.3f}  "
                 f"{e['cosine_std']:>5.2f}  {e['cosine_min']:>6.3f}  {e['relative_error']:>7.2f}"
             )
         if self.recommendation:
@@ -100,6 +115,29 @@ class Diagnosis:
         if self.explanations:
             lines += ["", "why:"] + [f"  - {x}" for x in self.explanations]
         return "\n".join(lines)
+
+    def show_mu(self, mu: Any) -> str:
+        """A step as text: '1e-3 Å', or per input 'a 1e-3 Å, angle 0.1 deg'."""
+        if isinstance(mu, (list, tuple, np.ndarray)):
+            names = [n for g in self.groups for n in g["inputs"]]
+            order = {n: i for i, n in enumerate(self.input_names)}
+            return ", ".join(f"{n} {float(mu[order[n]]):.3g}{(' ' + self.units[order[n]]) if self.units[order[n]] else ''}"
+                             for n in names)
+        unit = _unit(self.units)
+        return f"{float(mu):.3g}{(' ' + unit) if unit else ''}"
+
+
+def _queries(n: int) -> str:
+    return f"{n} query" if n == 1 else f"{n} queries"
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{len(names)} inputs ({names[0]} ... {names[-1]})" if len(names) > 3 \
+        else ", ".join(names)
+
+
+def _num(value: Any, fmt: str, width: int) -> str:
+    return f"{value:>{width}{fmt}}" if isinstance(value, float) and math.isfinite(value) else f"{'-':>{width}}"
 
 
 def _jsonable(obj: Any) -> Any:
@@ -169,11 +207,13 @@ def diagnose(
         raise ConfigError(f"diagnose: target cosine must be in (0, 1), got {target_cosine}")
     at = _Points.make(sks, x, contexts, executor, output, seed)
     report = Diagnosis(sks=sks.name, d=at.d, points=at.n, units=list(sks.input_spec.units),
-                       upstream=at.upstream, target_cosine=target_cosine)
-    sweep = _sweep(at, report, sweep_directions, levels)
-    g_ref, fwd_err = _reference(at, sweep, report)
+                       upstream=at.upstream, target_cosine=target_cosine,
+                       input_names=list(sks.input_spec.names))
+    sweeps = [_sweep(at, idx, sweep_directions, levels) for idx in _groups(at)]
+    _summarize_sweeps(report, sweeps)
+    g_ref, fwd_err = _reference(at, sweeps, report)
     qs = _compare(at, g_ref, report, estimators or (), repeats)
-    _recommend(report, sweep, fwd_err, qs)
+    _recommend(report, sweeps, fwd_err, qs)
     report.queries = at.f.queries
     return report
 
@@ -191,6 +231,7 @@ class _Points:
     s0: np.ndarray
     upstream: str
     rng: np.random.Generator
+    units: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
@@ -220,7 +261,8 @@ class _Points:
         s0 = f(x, contexts)
         if not np.all(np.isfinite(s0)):
             raise SKSError(f"diagnose: {sks.name} returned NaN/inf at {int((~np.isfinite(s0)).sum())} of the points")
-        return cls(x, contexts, np.asarray(spec.lower, float), np.asarray(spec.upper, float), f, s0, upstream, rng)
+        return cls(x, contexts, np.asarray(spec.lower, float), np.asarray(spec.upper, float), f, s0, upstream, rng,
+                   tuple(spec.units))
 
     def estimate(self, est: Estimator) -> np.ndarray:
         """One estimate of grad f at every row by ``est``."""
@@ -245,8 +287,9 @@ def _upstream(sks: Any, output: str | None, rng: np.random.Generator) -> tuple[n
 
 @dataclass
 class _Sweep:
-    """Directional derivatives at each mu: [level, point, direction], central and forward."""
+    """One group's sweep: directional derivatives at each mu, [level, point, direction]."""
 
+    idx: np.ndarray
     mus: np.ndarray
     u: np.ndarray
     central: np.ndarray
@@ -255,20 +298,45 @@ class _Sweep:
     change: np.ndarray
     #: the level pair that agrees best (the reference mu is mus[best + 1])
     best: int
+    h0: float
+    noise: float
+    noisy: bool
+
+    @property
+    def mu_reference(self) -> float:
+        return float(self.mus[self.best + 1])
 
 
-def _sweep(at: _Points, report: Diagnosis, sweep_directions: int, levels: int) -> _Sweep:
-    """1. The mu sweep: where difference quotients converge, and how noisy the SKS is."""
+def _groups(at: _Points) -> list[np.ndarray]:
+    """Input indices grouped by unit and bound width (to 3 digits; unbounded inputs of one
+    unit form one group, sized by their typical magnitude), in input order."""
+    bounded = np.isfinite(at.upper - at.lower)
+    width = _width(at)
+    keys: dict[tuple[str, float | str], list[int]] = {}
+    for j in range(at.d):
+        size: float | str = float(f"{width[j]:.3g}") if bounded[j] else "unbounded"
+        keys.setdefault((at.units[j], size), []).append(j)
+    return [np.array(v) for v in keys.values()]
+
+
+def _width(at: _Points) -> np.ndarray:
+    """Each input's range: its bound width, or its typical size where unbounded."""
+    width = at.upper - at.lower
+    return np.where(np.isfinite(width), width, np.maximum(1.0, np.abs(at.x).max(axis=0)))
+
+
+def _sweep(at: _Points, idx: np.ndarray, sweep_directions: int, levels: int) -> _Sweep:
+    """1. One group's mu sweep: where difference quotients converge, how noisy the SKS is."""
     n, d, x = at.n, at.d, at.x
-    width = np.where(np.isfinite(at.upper - at.lower), at.upper - at.lower, np.maximum(1.0, np.abs(x).max(axis=0)))
-    h0 = 0.1 * float(np.median(width))
+    h0 = 0.1 * float(np.median(_width(at)[idx]))
     mus = h0 * 10.0 ** (-np.arange(levels) / 2.0)
-    k_dirs = min(d, sweep_directions)
-    if d == 1:
-        u = np.ones((n, 1, 1))
+    k_dirs = min(len(idx), sweep_directions)
+    u = np.zeros((n, k_dirs, d))
+    if len(idx) == 1:
+        u[:, :, idx[0]] = 1.0
     else:
-        u = at.rng.standard_normal((n, k_dirs, d))
-        u /= np.linalg.norm(u, axis=-1, keepdims=True)
+        w = at.rng.standard_normal((n, k_dirs, len(idx)))
+        u[:, :, idx] = w / np.linalg.norm(w, axis=-1, keepdims=True)
     plans = [one_sided_or_central(x, u, mu, at.lower, at.upper, central, 1.0)
              for mu in mus for central in (True, False)]
     pts = np.concatenate([p.points for p in plans], axis=1)  # (n, M, d)
@@ -287,48 +355,75 @@ def _sweep(at: _Points, report: Diagnosis, sweep_directions: int, levels: int) -
     change_med = np.nanmedian(change.reshape(levels - 1, -1), axis=1)
     change_med = np.where(np.isfinite(change_med), change_med, np.inf)
     best = int(np.argmin(change_med))
-    report.mu_reference = float(mus[best + 1])
-    report.reference_uncertainty = float(change_med[best])
     # noise: past the best level the change grows ~ eps/mu; eps from the smallest mus
     tail = change[best + 1:] * typical * mus[best + 2:, None, None] if best + 2 < levels else None
     noise = float(np.nanmedian(tail)) if tail is not None and tail.size else float("nan")
-    report.noise_level = noise
     # noisy: the SKS's noise, relative to a difference over the largest step h0, is far above
     # what double-precision rounding of a smooth code gives (~1e-15), or the quotients never
     # agree to 1e-4 at all
     rel_noise = noise / (float(np.median(typical)) * h0) if math.isfinite(noise) else 0.0
-    report.noisy = bool(change_med[best] > 1e-4 or rel_noise > 1e-10)
-    return _Sweep(mus, u, central, deriv[1], change_med, best)
+    noisy = bool(change_med[best] > 1e-4 or rel_noise > 1e-10)
+    return _Sweep(idx, mus, u, central, deriv[1], change_med, best, h0, noise, noisy)
 
 
-def _reference(at: _Points, sweep: _Sweep, report: Diagnosis) -> tuple[np.ndarray, np.ndarray]:
-    """2. The reference gradient (central CGE at the best mu), each level's error against it,
-    and the recommended mu; returns the reference and the forward errors."""
+def _summarize_sweeps(report: Diagnosis, sweeps: list[_Sweep]) -> None:
+    """The groups, the reference mu (one number, or one per input), the noise verdict."""
+    names = report.input_names
+    for sw in sweeps:
+        unit = report.units[int(sw.idx[0])]
+        report.groups.append({"inputs": [names[j] for j in sw.idx], "unit": unit, "h0": sw.h0})
+    report.mu_reference = _per_input(report.d, sweeps, [sw.mu_reference for sw in sweeps])
+    report.reference_uncertainty = float(max(sw.change[sw.best] for sw in sweeps))
+    noises = [sw.noise for sw in sweeps if math.isfinite(sw.noise)]
+    report.noise_level = float(max(noises)) if noises else float("nan")
+    report.noisy = any(sw.noisy for sw in sweeps)
+
+
+def _per_input(d: int, sweeps: list[_Sweep], values: Sequence[float]) -> Any:
+    """Per-group values as the estimators take mu: one number if they agree, else per input."""
+    if len(set(values)) == 1:
+        return float(values[0])
+    out = np.empty(d)
+    for sw, value in zip(sweeps, values):
+        out[sw.idx] = value
+    return out.tolist()
+
+
+def _reference(at: _Points, sweeps: list[_Sweep], report: Diagnosis) -> tuple[np.ndarray, list[np.ndarray]]:
+    """2. The reference gradient (central CGE at each group's best mu), each level's error
+    against it, and the recommended mu; returns the reference and each group's forward errors."""
     from . import registry
 
     ref_est = registry.estimator("cge", mu=report.mu_reference, difference="central")
     g_ref = at.estimate(ref_est)
     report.gradient_norm = float(np.median(np.linalg.norm(g_ref, axis=1)))
     report.reference_gradient = g_ref.tolist()
-    d_ref = np.einsum("nkd,nd->nk", sweep.u, g_ref)
-    scale = np.median(np.abs(d_ref)) + 1e-300
-    levels = len(sweep.mus)
-    fwd_err = np.nanmedian(np.abs(sweep.forward - d_ref).reshape(levels, -1), axis=1) / scale
-    cen_err = np.nanmedian(np.abs(sweep.central - d_ref).reshape(levels, -1), axis=1) / scale
-    for i, mu in enumerate(sweep.mus):
-        report.sweep.append(dict(
-            mu=float(mu),
-            central_change=float(sweep.change[i]) if i < levels - 1 else float("nan"),
-            forward_error=float(fwd_err[i]),
-            central_error=float(cen_err[i]),
-        ))
+    picks: dict[str, list[float]] = {"forward": [], "central": []}
+    fwd_errs = []
+    for sw, group in zip(sweeps, report.groups):
+        d_ref = np.einsum("nkd,nd->nk", sw.u, g_ref)
+        scale = np.median(np.abs(d_ref)) + 1e-300
+        levels = len(sw.mus)
+        fwd_err = np.nanmedian(np.abs(sw.forward - d_ref).reshape(levels, -1), axis=1) / scale
+        cen_err = np.nanmedian(np.abs(sw.central - d_ref).reshape(levels, -1), axis=1) / scale
+        for i, mu in enumerate(sw.mus):
+            report.sweep.append(dict(
+                inputs=group["inputs"],
+                mu=float(mu),
+                central_change=float(sw.change[i]) if i < levels - 1 else float("nan"),
+                forward_error=float(fwd_err[i]),
+                central_error=float(cen_err[i]),
+            ))
+        picks["forward"].append(_pick(sw.mus, fwd_err))
+        picks["central"].append(_pick(sw.mus, cen_err))
+        fwd_errs.append(fwd_err)
+    report.recommended_mu = {k: _per_input(at.d, sweeps, v) for k, v in picks.items()}
+    return g_ref, fwd_errs
 
-    def pick(err: np.ndarray) -> float:
-        ok = np.flatnonzero(err < GOOD)
-        return float(sweep.mus[ok[0]] if ok.size else sweep.mus[int(np.nanargmin(err))])
 
-    report.recommended_mu = {"forward": pick(fwd_err), "central": pick(cen_err)}
-    return g_ref, fwd_err
+def _pick(mus: np.ndarray, err: np.ndarray) -> float:
+    ok = np.flatnonzero(err < GOOD)
+    return float(mus[ok[0]] if ok.size else mus[int(np.nanargmin(err))])
 
 
 def _compare(at: _Points, g_ref: np.ndarray, report: Diagnosis,
@@ -365,7 +460,7 @@ def _compare(at: _Points, g_ref: np.ndarray, report: Diagnosis,
     return qs
 
 
-def _recommend(report: Diagnosis, sweep: _Sweep, fwd_err: np.ndarray, qs: list[int]) -> None:
+def _recommend(report: Diagnosis, sweeps: list[_Sweep], fwd_errs: list[np.ndarray], qs: list[int]) -> None:
     """4. The recommendation (cge, or rge with the q a target cosine needs) and why."""
     c, d = report.target_cosine, report.d
     mu_f, mu_c = report.recommended_mu["forward"], report.recommended_mu["central"]
@@ -380,16 +475,16 @@ def _recommend(report: Diagnosis, sweep: _Sweep, fwd_err: np.ndarray, qs: list[i
     q_need = q_measured or q_theory
     cge_f = report.estimators[0]
     if q_need >= d or d <= 8:
-        summary = (f"estimator cge, difference forward, mu {mu_f:.3g} ({d} queries per sample, cosine "
+        summary = (f"estimator cge, difference forward, mu {report.show_mu(mu_f)} ({_queries(d)} per sample, cosine "
                    f"{cge_f['cosine_mean']:.3f}); RGE would need q ~ {q_need} >= d for cosine {c}")
         report.recommendation = {"estimator": "cge", "difference": "forward", "mu": mu_f, "q": None,
                                  "summary": summary}
     else:
-        summary = (f"estimator rge, q {q_need} (theory sqrt(q/(q+d)): {q_theory}), mu {mu_f:.3g} "
-                   f"forward / {mu_c:.3g} central, for cosine {c}; cge (forward) costs {d} queries")
+        summary = (f"estimator rge, q {q_need} (theory sqrt(q/(q+d)): {q_theory}), mu {report.show_mu(mu_f)} "
+                   f"forward / {report.show_mu(mu_c)} central, for cosine {c}; cge (forward) costs {_queries(d)}")
         report.recommendation = {"estimator": "rge", "q": q_need, "q_theory": q_theory, "mu": mu_f,
                                  "summary": summary}
-    report.explanations = _explain(report, sweep.mus, sweep.change, sweep.best, fwd_err, qs, q_theory)
+    report.explanations = _explain(report, sweeps, fwd_errs, qs, q_theory)
 
 
 def _dir_of(plan: Any, u: np.ndarray) -> np.ndarray:
@@ -402,10 +497,9 @@ def _fmt(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
-def _explain(r: Diagnosis, mus: np.ndarray, change: np.ndarray, best: int, fwd_err: np.ndarray,
-             qs: list[int], q_theory: int) -> list[str]:
+def _explain(r: Diagnosis, sweeps: list[_Sweep], fwd_errs: list[np.ndarray], qs: list[int],
+             q_theory: int) -> list[str]:
     out: list[str] = []
-    unit = _unit(r.units)
     d = r.d
     if r.reference_uncertainty > 0.1:
         out.append(
@@ -416,24 +510,30 @@ def _explain(r: Diagnosis, mus: np.ndarray, change: np.ndarray, best: int, fwd_e
         )
     elif r.noisy:
         out.append(
-            f"The SKS is noisy: difference quotients stop converging below mu ~ {r.mu_reference:.2g} {unit} "
+            f"The SKS is noisy: difference quotients stop converging below mu ~ {r.show_mu(r.mu_reference)} "
             f"(best agreement {r.reference_uncertainty:.1e}; noise ~{r.noise_level:.1e} in the output). "
-            f"A smaller mu makes estimates worse, not better - keep mu >= {r.recommended_mu['forward']:.2g} {unit}."
+            f"A smaller mu makes estimates worse, not better - keep mu >= {r.show_mu(r.recommended_mu['forward'])}."
         )
     else:
         out.append(
             f"The SKS is smooth to ~{r.reference_uncertainty:.0e}: difference quotients converge down to "
-            f"mu ~ {r.mu_reference:.2g} {unit}."
+            f"mu ~ {r.show_mu(r.mu_reference)}."
+        )
+    if len(sweeps) > 1:
+        out.append(
+            f"The inputs differ in units or range, so each group got a step of its own: give the estimator "
+            f"mu = {r.recommended_mu['forward']} (one per input), or relative_mu = true with a fraction of each "
+            f"input's bound width."
         )
     default_mu = 1e-3
-    i = int(np.argmin(np.abs(np.log(mus) - math.log(default_mu))))
-    if abs(math.log10(mus[i] / default_mu)) <= 0.5:
-        e = fwd_err[i]
-        if e > GOOD:
-            why = "noise dominates there" if mus[i] < r.mu_reference else "curvature (truncation) dominates there"
+    for sw, fwd_err, group in zip(sweeps, fwd_errs, r.groups):
+        i = int(np.argmin(np.abs(np.log(sw.mus) - math.log(default_mu))))
+        if abs(math.log10(sw.mus[i] / default_mu)) <= 0.5 and fwd_err[i] > GOOD:
+            why = "noise dominates there" if sw.mus[i] < sw.mu_reference else "curvature (truncation) dominates there"
+            unit = f" {group['unit']}" if group["unit"] else ""
             out.append(
-                f"The default mu = 1e-3 {unit} gives a {100 * e:.2g} % error per forward difference ({why}); "
-                f"use mu = {r.recommended_mu['forward']:.2g} {unit}."
+                f"For {_names(group['inputs'])}, the default mu = 1e-3{unit} gives a {100 * fwd_err[i]:.2g} % error per "
+                f"forward difference ({why}); use mu = {_pick(sw.mus, fwd_err):.2g}{unit} there."
             )
     if d > 1:
         for q in reversed(qs):

@@ -137,7 +137,7 @@ def test_factory_function_from_python_not_from_a_path(alloy):
     np.testing.assert_array_equal(sks([[3.7]], [alloy]), emt([[3.7]], [alloy]))
     clone = pickle.loads(pickle.dumps(sks))
     np.testing.assert_array_equal(clone([[3.7]], [alloy]), emt([[3.7]], [alloy]))
-    with pytest.raises(zoo.ConfigError, match="returned a dict, not an ASE calculator"):
+    with pytest.raises(zoo.ConfigError, match="returned an object of type dict, not an ASE calculator"):
         zoo.knowledge_source("ase-calculator", calculator=not_a_calculator_factory)
     with pytest.raises(zoo.ConfigError, match="not an ASE calculator class"):
         zoo.knowledge_source("ase-calculator", calculator="test_ase_generic:emt_factory")

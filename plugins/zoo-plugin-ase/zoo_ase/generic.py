@@ -109,7 +109,7 @@ def resolve_calculator(path: str) -> Callable[..., Any]:
         raise ConfigError(f"ase-calculator: module {module_name!r} has no {attr!r}{hint}") from None
     if not isinstance(factory, type):
         raise ConfigError(
-            f"ase-calculator: {path!r} is a {type(factory).__name__}, not an ASE calculator class; "
+            f"ase-calculator: {path!r} is of type {type(factory).__name__}, not an ASE calculator class; "
             f"a path may only name a class (a factory function can be passed from Python as the "
             f"object itself: calculator=my_factory)"
         )
@@ -172,6 +172,8 @@ class CalculatorSource(AseSource):
     calculator_parameters = None  # checked against the calculator's signature instead
     parameter_bounds = None  # any keyword can be an input; the user gives its bounds
     _transient: ClassVar[tuple[str, ...]] = (*AseSource._transient, "_factory")
+    # no vocabulary potential kinds: what epsilon means depends on the calculator, so its
+    # keywords are inputs only through ASE's own kind: inputs="parameters", parameters=[...]
 
     def __init__(
         self,
@@ -219,11 +221,13 @@ class CalculatorSource(AseSource):
             atoms_per_cell=atoms_per_cell, n_atoms=n_atoms, structure=structure,
             parameters=parameters, **dict(calculator_options),
         )
-        if self._inputs.parameters:
-            check_keywords(self._factory, self._inputs.parameters, self.calculator_path)
+        if self.mapping.parameters:
+            check_keywords(self._factory, self.mapping.parameters, self.calculator_path)
 
-    def _calculator_option_entries(self, calculator_options: dict[str, Any]) -> dict[str, Any]:
-        return {"calculator": self.calculator_path, "calculator_options": dict(calculator_options)}
+    def cache_options(self) -> dict[str, Any]:
+        """The options less the runtime ones, a calculator object passed from Python named
+        by its import path (its repr holds a memory address, which no other process shares)."""
+        return {**super().cache_options(), "calculator": self.calculator_path}
 
     def _check_calculator_options(self) -> None:
         check_keywords(self.factory, list(self.calculator_options), self.calculator_path)
@@ -240,7 +244,7 @@ class CalculatorSource(AseSource):
         calc = self.factory(**{**self.calculator_options, **parameters})
         if not isinstance(calc, BaseCalculator):
             raise ConfigError(
-                f"ase-calculator: {self.calculator_path} returned a {type(calc).__name__}, "
+                f"ase-calculator: {self.calculator_path} returned an object of type {type(calc).__name__}, "
                 f"not an ASE calculator"
             )
         return calc
