@@ -58,6 +58,21 @@ def check_knowledge_source(
     go there). ``failing_row=(input_row, context)`` names a row that must come back NaN
     without spoiling the rows around it.
     """
+    _check_declared(sks)
+    x = sample_inputs(sks.input_spec) if inputs is None else np.atleast_2d(np.asarray(inputs, float))
+    if contexts is not None and len(contexts) != len(x):
+        raise ValueError(f"{len(contexts)} contexts for {len(x)} input rows")
+    tol = {"rtol": rtol, "atol": atol}
+    y = _check_values(sks, x, contexts, tol)
+    _check_pickle(sks, x, contexts, y, tol)
+    if check_bounds:
+        _check_bounds(sks, x, contexts)
+    if failing_row is not None:
+        _check_failing_row(sks, x, contexts, y, failing_row, tol)
+    return y
+
+
+def _check_declared(sks: Any) -> None:
     if not isinstance(sks, KnowledgeSource):
         _fail(sks, "is not a zoo.KnowledgeSource subclass instance")
     for attr in ("name", "description"):
@@ -66,11 +81,12 @@ def check_knowledge_source(
     for attr in ("input_spec", "output_spec"):
         if not isinstance(getattr(sks, attr, None), Spec):
             _fail(sks, f"{attr} must be a zoo.Spec (set it as a class attribute or in __init__)")
-    x = sample_inputs(sks.input_spec) if inputs is None else np.atleast_2d(np.asarray(inputs, float))
-    n, d_out = len(x), len(sks.output_spec)
-    if contexts is not None and len(contexts) != n:
-        raise ValueError(f"{len(contexts)} contexts for {n} input rows")
 
+
+def _check_values(sks: KnowledgeSource, x: np.ndarray, contexts: Sequence[Any] | None,
+                  tol: dict[str, float]) -> np.ndarray:
+    """Type, shape and finiteness of a batch; the same batch twice; each row alone."""
+    n, d_out = len(x), len(sks.output_spec)
     y = sks.evaluate(x.copy(), contexts)
     if not isinstance(y, np.ndarray) or y.dtype != np.float64:
         _fail(sks, f"evaluate must return a float64 numpy array, got {type(y).__name__} "
@@ -80,47 +96,51 @@ def check_knowledge_source(
                    f"{list(sks.output_spec.names)})")
     if not np.all(np.isfinite(y)):
         _fail(sks, f"valid inputs gave non-finite outputs in rows {np.flatnonzero(~np.isfinite(y).all(1)).tolist()}")
-
     again = sks.evaluate(x.copy(), contexts)
-    if not np.allclose(again, y, rtol=rtol, atol=atol):
+    if not np.allclose(again, y, **tol):
         _fail(sks, "the same inputs gave different outputs; finite differences need a "
                    "deterministic SKS (fix seeds, or raise mu above the noise)")
-
     for i in range(n):
         single = sks.evaluate(x[i : i + 1].copy(), None if contexts is None else [contexts[i]])
-        if not np.allclose(single[0], y[i], rtol=rtol, atol=atol):
+        if not np.allclose(single[0], y[i], **tol):
             _fail(sks, f"row {i} evaluated alone differs from the same row in a batch "
                        f"({single[0].tolist()} vs {y[i].tolist()}); rows must be independent")
+    return y
 
+
+def _check_pickle(sks: KnowledgeSource, x: np.ndarray, contexts: Sequence[Any] | None, y: np.ndarray,
+                  tol: dict[str, float]) -> None:
     try:
         clone = pickle.loads(pickle.dumps(sks))
         ctx_clone = None if contexts is None else pickle.loads(pickle.dumps(list(contexts)))
     except Exception as exc:  # noqa: BLE001
         _fail(sks, f"does not pickle ({exc}); executors ship it to other processes")
-    if not np.allclose(clone.evaluate(x.copy(), ctx_clone), y, rtol=rtol, atol=atol):
+    if not np.allclose(clone.evaluate(x.copy(), ctx_clone), y, **tol):
         _fail(sks, "an unpickled copy gives different outputs")
 
-    if check_bounds:
-        spec = sks.input_spec
-        for side, bound in (("lower", spec.lower), ("upper", spec.upper)):
-            if not np.all(np.isfinite(bound)):
-                continue
-            at = np.broadcast_to(bound, x[:1].shape).copy()
-            out = sks.evaluate(at, None if contexts is None else [contexts[0]])
-            if out.shape != (1, d_out) or not np.all(np.isfinite(out)):
-                _fail(sks, f"evaluating exactly at the {side} bound {bound.tolist()} failed; "
-                           "estimators query there, so narrow the bounds in input_spec")
 
-    if failing_row is not None:
-        bad_x, bad_ctx = failing_row
-        rows = np.vstack([x[:1], np.atleast_2d(np.asarray(bad_x, float)), x[:1]])
-        ctx = None if contexts is None else [contexts[0], bad_ctx, contexts[0]]
-        out = sks.evaluate(rows, ctx)
-        if not np.all(np.isnan(out[1])):
-            _fail(sks, f"the failing row gave {out[1].tolist()}, not a NaN row")
-        if not (np.allclose(out[0], y[0], rtol=rtol, atol=atol) and np.allclose(out[2], y[0], rtol=rtol, atol=atol)):
-            _fail(sks, "a failing row changed the values of the rows around it")
-    return y
+def _check_bounds(sks: KnowledgeSource, x: np.ndarray, contexts: Sequence[Any] | None) -> None:
+    spec, d_out = sks.input_spec, len(sks.output_spec)
+    for side, bound in (("lower", spec.lower), ("upper", spec.upper)):
+        if not np.all(np.isfinite(bound)):
+            continue
+        at = np.broadcast_to(bound, x[:1].shape).copy()
+        out = sks.evaluate(at, None if contexts is None else [contexts[0]])
+        if out.shape != (1, d_out) or not np.all(np.isfinite(out)):
+            _fail(sks, f"evaluating exactly at the {side} bound {bound.tolist()} failed; "
+                       "estimators query there, so narrow the bounds in input_spec")
+
+
+def _check_failing_row(sks: KnowledgeSource, x: np.ndarray, contexts: Sequence[Any] | None, y: np.ndarray,
+                       failing_row: tuple[Any, Any], tol: dict[str, float]) -> None:
+    bad_x, bad_ctx = failing_row
+    rows = np.vstack([x[:1], np.atleast_2d(np.asarray(bad_x, float)), x[:1]])
+    ctx = None if contexts is None else [contexts[0], bad_ctx, contexts[0]]
+    out = sks.evaluate(rows, ctx)
+    if not np.all(np.isnan(out[1])):
+        _fail(sks, f"the failing row gave {out[1].tolist()}, not a NaN row")
+    if not (np.allclose(out[0], y[0], **tol) and np.allclose(out[2], y[0], **tol)):
+        _fail(sks, "a failing row changed the values of the rows around it")
 
 
 def check_task(task: Any, sks: KnowledgeSource, seed: int = 0, steps: Sequence[int] = (0, 1, 7)) -> dict[str, float]:
