@@ -186,8 +186,10 @@ def zoo_run(n_labelled: int, seed: int, steps: int, mode: str, patience: int) ->
     out = {}
     for variant, key in (("sks-coupled", "coupled"), ("data-only", "data_only")):
         v = summary["variants"][variant]
-        evals = [r for r in rows if r["variant"] == variant and "val_mae" in r]
+        evals = [r for r in rows if r["variant"] == variant and "test_mae" in r]
         if mode == "posthoc":  # the lowest validation MAE (the earliest of ties)
+            if not all("val_mae" in r for r in evals):
+                raise SystemExit("--selection posthoc needs val_mae in metrics.jsonl: a zoo whose loop logs Task.validate")
             best = min(evals, key=lambda r: r["val_mae"])
             test_mae, best_step, queries = best["test_mae"], best["step"] + 1, best.get("sks_queries", 0)
         else:
