@@ -12,7 +12,7 @@ from ase.calculators.emt import EMT
 from ase.constraints import FixAtoms
 
 import zoo
-from zoo_ase import mapping
+from zoo_atomistic import KINDS
 from zoo_ase.alloys import random_fcc_alloy
 
 from ase_testlib import ALLOY, emt_reference
@@ -192,8 +192,8 @@ def test_bounds_options_override_defaults():
     sks = zoo.knowledge_source("ase-emt", lower=3.0, upper=4.6)
     assert sks.input_spec.lower.tolist() == [3.0] and sks.input_spec.upper.tolist() == [4.6]
     default = zoo.knowledge_source("ase-emt", inputs="strain")
-    m = mapping.input_mapping("strain")
-    assert np.all(default.input_spec.lower == m.lower) and np.all(default.input_spec.upper == m.upper)
+    kind = KINDS["strain"]  # the vocabulary's one table of default bounds
+    assert np.all(default.input_spec.lower == kind.lower) and np.all(default.input_spec.upper == kind.upper)
     with pytest.raises(zoo.ConfigError):
         zoo.knowledge_source("ase-emt", lower=4.0, upper=3.0)
 

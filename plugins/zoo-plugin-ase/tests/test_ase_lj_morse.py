@@ -160,7 +160,7 @@ def test_parameters_beside_a_structure_input(cell8):
     assert sks.input_spec.names == ("epsilon", "sigma", "scale")
     assert sks.input_spec.units == ("eV", "Å", "")
     assert sks.input_spec.lower.tolist() == [1e-3, 0.5, 0.9]
-    assert sks.input_spec.upper.tolist() == [5.0, 3.0, 1.3]
+    assert sks.input_spec.upper.tolist() == [5.0, 3.0, 1.5]  # the vocabulary's default bounds
     y = sks([[0.15, 2.4, 1.02]], [cell8])
     ref_atoms = cell8.copy()
     ref_atoms.set_cell(cell8.cell * 1.02, scale_atoms=True)
@@ -297,7 +297,7 @@ def test_parameter_input_errors():
         zoo.knowledge_source("ase-lj", parameters=["sigma"])
     with pytest.raises(zoo.ConfigError, match="twice"):
         zoo.knowledge_source("ase-lj", inputs="parameters", parameters=["sigma", "sigma"])
-    with pytest.raises(zoo.ConfigError, match="one structure input"):
+    with pytest.raises(zoo.ConfigError, match="one lattice or atoms kind at a time"):
         zoo.knowledge_source("ase-lj", inputs=["scale", "strain"])
     with pytest.raises(zoo.ConfigError, match="sgma"):
         zoo.knowledge_source("ase-lj", inputs="parameters", parameters=["sigma"], lower={"sgma": 1.0})

@@ -1,39 +1,42 @@
 """Knowledge sources backed by ASE calculators.
 
-:class:`AseSource` holds everything common to them, so each calculator is a few lines:
-the input mapping and outputs are options; contexts are ``ase.Atoms`` (or the ``structure``
-option, a file ASE can read); one calculator object is kept alive and reused across rows
-(creating one per call costs about 3x the throughput); a row whose calculation raises
-becomes a NaN row, and a call where every row fails raises, quoting the first error.
+:class:`AseSource` holds everything common to them, so each calculator is a few lines: the
+inputs and outputs are options in zoo-atomistic's shared vocabulary (:mod:`zoo_ase.mapping`
+applies them to an ``ase.Atoms``); contexts are ``ase.Atoms`` or neutral
+``zoo_atomistic.Structure``\\ s (or the ``structure`` option, a file ASE can read); one
+calculator object is kept alive and reused across rows (creating one per call costs about
+3x the throughput); a row whose calculation raises becomes a NaN row, and a call where
+every row fails raises, quoting the first error (:func:`zoo_atomistic.evaluate_rows`).
 
-Calculator parameters as inputs (``inputs="parameters"``) build a fresh calculator for each
-distinct parameter row, exactly as ``Calculator(**options, **row)`` would: ASE's ``set()``
-is no substitute, since most calculators neither clear their results nor re-derive
-dependent defaults on it (``LennardJones(sigma=2).set(sigma=3)`` keeps ``rc = 6``, and the
-cached energy of unchanged atoms comes back unchanged). Construction itself costs ~30 us;
-what a fresh calculator loses is its neighbour list, which ASE's LennardJones rebuilds on
-its first call and MorsePotential rebuilds on every call anyway. Measured on a 4-atom fcc
-cell (CPU time per row): a parameter row 9.2 ms (LJ) / 10.0 ms (Morse), a structure row
-on a new cell with the shared calculator 10.2 / 9.2 ms: rebuilding costs no more than
-any change of cell. Consecutive rows with the same parameters share one calculator
-(0.2 ms a row).
+Calculator parameters as inputs (the vocabulary's ``epsilon``, ``sigma``, ``r0``, ``rho0``, or
+ASE's own ``parameters`` kind) build a fresh calculator for each distinct parameter row,
+exactly as ``Calculator(**options, **row)`` would: ASE's ``set()`` is no substitute, since
+most calculators neither clear their results nor re-derive dependent defaults on it
+(``LennardJones(sigma=2).set(sigma=3)`` keeps ``rc = 6``, and the cached energy of unchanged
+atoms comes back unchanged). Construction itself costs ~30 us; what a fresh calculator
+loses is its neighbour list, which ASE's LennardJones rebuilds on its first call and
+MorsePotential rebuilds on every call anyway. Measured on a 4-atom fcc cell (CPU time per
+row): a parameter row 9.2 ms (LJ) / 10.0 ms (Morse), a structure row on a new cell with the
+shared calculator 10.2 / 9.2 ms: rebuilding costs no more than any change of cell.
+Consecutive rows with the same parameters share one calculator (0.2 ms a row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms
 
 import zoo
-from zoo import ConfigError, SKSError, Spec, ZooError
+from zoo import ConfigError, SKSError, ZooError
+from zoo_atomistic import Structure, evaluate_rows
 
 from . import __version__
 from . import mapping
 from .asap_emt import asap3_version
-from .structures import read_structure
+from .structures import read_structure, to_atoms
 
 #: options every ASE knowledge source takes, besides its calculator's
 OWN_OPTIONS = (
@@ -46,21 +49,24 @@ class AseSource(zoo.KnowledgeSource):
 
     Options
     -------
-    inputs: ``lattice_constant`` (Å; default), ``scale``, ``strain`` (Voigt, engineering
-        shear), ``positions`` (Å, needs ``n_atoms``) or ``parameters`` (calculator
-        parameters named by ``parameters``); or a list of ``parameters`` and one of the
-        others, columns in that order.
+    inputs: a kind of zoo-atomistic's vocabulary or a list of them: ``lattice_constant`` (Å;
+        default), ``lattice_lengths``, ``lattice_abc``, ``lattice_parameters``, ``scale``,
+        ``strain`` (Voigt, engineering shear), ``cell``, ``positions`` and ``frac_positions``
+        (need ``n_atoms``), the pair-potential parameters this calculator has
+        (:attr:`potential_parameters`), or ASE's own ``parameters`` (calculator keywords
+        named by the option ``parameters``); one structural kind at most, parameters beside
+        it, columns in the order given.
     outputs: a name or list of ``energy``, ``energy_per_atom`` (default), ``pressure``
         (GPa), ``stress`` (GPa, Voigt), ``volume``, ``volume_per_atom``, ``forces``.
-    lower, upper: input bounds, overriding the mapping's defaults: a number, a list (one
+    lower, upper: input bounds, overriding the vocabulary's defaults: a number, a list (one
         per input) or a table ``{name: bound}``.
     atoms_per_cell: atoms in the conventional cell that ``lattice_constant`` refers to
         (4 for fcc, 2 for bcc).
-    n_atoms: atoms per structure, for ``positions`` and ``forces``.
+    n_atoms: atoms per structure, for the atoms kinds and ``forces``.
     structure: path of a structure file (extxyz, cif, POSCAR, ...) used when no contexts
         are given; ``PATH@INDEX`` picks one frame of a multi-frame file.
     parameters: for ``inputs="parameters"``, the calculator keywords the model sets, e.g.
-        ``["epsilon", "sigma"]``; default bounds from :attr:`parameter_bounds`.
+        ``["rc"]``; default bounds from the vocabulary or :attr:`parameter_bounds`.
     Anything else is a keyword of the calculator (checked against
     :attr:`calculator_parameters`).
     """
@@ -71,16 +77,20 @@ class AseSource(zoo.KnowledgeSource):
     #: stores unknown keywords silently, so a typo would otherwise pass unnoticed)
     calculator_parameters: ClassVar[tuple[str, ...] | None] = None
 
-    #: calculator parameters that can be inputs, with default (lower, upper, units) bounds;
-    #: None lets any parameter be an input, with bounds the user must give
+    #: the vocabulary's pair-potential kinds this calculator takes as inputs (its keywords
+    #: of the same names mean the same)
+    potential_parameters: ClassVar[tuple[str, ...]] = ()
+
+    #: calculator keywords outside the vocabulary that ASE's ``parameters`` kind may set,
+    #: with default (lower, upper, units) bounds; None lets any keyword be an input, with
+    #: bounds the user must give
     parameter_bounds: ClassVar[dict[str, tuple[float, float, str]] | None] = {}
 
     #: options a subclass takes itself (not the calculator's), named in "unknown option" errors
     source_options: ClassVar[tuple[str, ...]] = ()
 
-    #: attributes rebuilt after unpickling rather than shipped (closures and live
-    #: calculators do not pickle)
-    _transient: ClassVar[tuple[str, ...]] = ("_calc", "_inputs", "_outputs", "_last")
+    #: attributes rebuilt after unpickling rather than shipped (live calculators do not pickle)
+    _transient: ClassVar[tuple[str, ...]] = ("_calc", "_last")
 
     def __init__(
         self,
@@ -94,62 +104,25 @@ class AseSource(zoo.KnowledgeSource):
         parameters: str | Sequence[str] | None = None,
         **calculator_options: Any,
     ):
-        if isinstance(parameters, str):
-            parameters = [parameters]
-        self.options = {
-            "inputs": inputs if isinstance(inputs, str) else list(inputs),
-            "outputs": [outputs] if isinstance(outputs, str) else list(outputs),
-            "lower": dict(lower) if isinstance(lower, Mapping) else lower,
-            "upper": dict(upper) if isinstance(upper, Mapping) else upper,
-            "atoms_per_cell": atoms_per_cell,
-            "n_atoms": n_atoms,
-            "structure": structure,
-            **({"parameters": list(parameters)} if parameters is not None else {}),
-            **self._calculator_option_entries(calculator_options),
-        }
         self.calculator_options = dict(calculator_options)
         self._check_calculator_options()
         self._last = None
-        self._build_mappings()
-        self.input_spec = self._inputs.spec(lower, upper)
-        self.output_spec = Spec(
-            [n for o in self._outputs for n in o.names],
-            units=[o.units for o in self._outputs for _ in o.names],
+        self.mapping = mapping.inputs(
+            inputs, n_atoms=n_atoms, atoms_per_cell=atoms_per_cell, potential=self.potential_parameters,
+            parameters=parameters, parameter_bounds=self.parameter_bounds, who=self.name,
         )
-        fixed_and_free = sorted(set(self._inputs.parameters) & set(self.calculator_options))
+        self.outputs = mapping.outputs(outputs, self.mapping.inputs.n_atoms, self.name)
+        self.input_spec = self.mapping.inputs.spec(lower, upper)
+        self.output_spec = self.outputs.spec()
+        fixed_and_free = sorted(set(self.mapping.parameters) & set(self.calculator_options))
         if fixed_and_free:
-            raise ConfigError(
-                f"{self.name}: {fixed_and_free} are both fixed options and inputs; drop one"
-            )
+            raise ConfigError(f"{self.name}: {fixed_and_free} are both fixed options and inputs; drop one")
+        if self.mapping.inputs.potential:
+            self.calculator_options = {**self.potential_defaults(), **self.calculator_options}
         self.structure = read_structure(structure) if structure else None
-        try:  # build one now, so a bad calculator option fails here, not mid-run
-            self._calc = self.make_calculator()
-        except ZooError:
-            raise
-        except TypeError as exc:
-            raise ConfigError(f"{self.name}: bad calculator option: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - the options given cannot build it
-            raise ConfigError(
-                f"{self.name}: cannot build the calculator: {type(exc).__name__}: {exc}"
-            ) from None
-        if self._inputs.parameters:  # and one with parameter inputs set, mid-bounds
-            mid = dict(zip(self.input_spec.names, (self.input_spec.lower + self.input_spec.upper) / 2))
-            trial = {n: float(mid[n]) for n in self._inputs.parameters}
-            try:
-                self.make_calculator(**trial)
-            except ZooError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure here is the configuration's
-                raise ConfigError(
-                    f"{self.name}: cannot build the calculator with parameters {trial} "
-                    f"(mid-bounds): {type(exc).__name__}: {exc}"
-                ) from None
+        self._calc = self._trial_calculators()
 
     # -- options ----------------------------------------------------------------------
-    def _calculator_option_entries(self, calculator_options: dict[str, Any]) -> dict[str, Any]:
-        """How the calculator's options appear in :attr:`options` (flat, by default)."""
-        return dict(calculator_options)
-
     def _check_calculator_options(self) -> None:
         known = self.calculator_parameters
         unknown = sorted(set(self.calculator_options) - set(known or ())) if known is not None else []
@@ -159,30 +132,40 @@ class AseSource(zoo.KnowledgeSource):
                 f"{', '.join(list(OWN_OPTIONS) + list(self.source_options) + list(known))}"
             )
 
-    def _build_mappings(self) -> None:
-        opts = self.options
-        table = self.parameter_bounds
-        self._inputs = mapping.inputs(
-            opts["inputs"],
-            opts["atoms_per_cell"],
-            opts["n_atoms"],
-            opts.get("parameters"),
-            parameter_bounds=table or {},
-            known_parameters=None if table is None else tuple(table),
-        )
-        self._outputs = mapping.outputs(opts["outputs"], opts["n_atoms"])
+    def potential_defaults(self) -> dict[str, Any]:
+        """Calculator keywords that the vocabulary's rule for pair-potential inputs sets
+        where the options do not: energy and pressure continuous as the parameters move."""
+        return {}
 
-    # Only the options travel: a process that unpickles the SKS rebuilds its mapping,
-    # outputs and calculator from them.
+    def _trial_calculators(self):
+        """Build the calculator now (and one with the parameter inputs mid-bounds), so a bad
+        option fails here, not mid-run; returns the shared calculator."""
+        calc = self._trial({})
+        if self.mapping.parameters:
+            mid = dict(zip(self.input_spec.names, (self.input_spec.lower + self.input_spec.upper) / 2))
+            self._trial({n: float(mid[n]) for n in self.mapping.parameters})
+        return calc
+
+    def _trial(self, parameters: dict[str, float]):
+        try:
+            return self.make_calculator(**parameters)
+        except ZooError:
+            raise
+        except TypeError as exc:
+            if not parameters:
+                raise ConfigError(f"{self.name}: bad calculator option: {exc}") from None
+            problem = exc
+        except Exception as exc:  # noqa: BLE001 - the options given cannot build it
+            problem = exc
+        where = f" with parameters {parameters} (mid-bounds)" if parameters else ""
+        raise ConfigError(f"{self.name}: cannot build the calculator{where}: {type(problem).__name__}: {problem}")
+
+    # Live calculators do not travel: a process that unpickles the SKS builds its own.
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         for key in self._transient:
             state[key] = None
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._build_mappings()
 
     # -- calculators ------------------------------------------------------------------
     def make_calculator(self, **parameters: float):
@@ -209,28 +192,31 @@ class AseSource(zoo.KnowledgeSource):
         if contexts is None:
             if self.structure is None:
                 raise SKSError(
-                    f"{self.name}: no structure to compute; pass ase.Atoms contexts or set "
-                    f"the option structure=PATH"
+                    f"{self.name}: no structure to compute; pass ase.Atoms or zoo_atomistic.Structure "
+                    f"contexts or set the option structure=PATH"
                 )
             contexts = [self.structure] * len(inputs)
-        out = np.full((len(inputs), len(self.output_spec)), np.nan)
-        errors: list[str] = []
-        for i, (row, ctx) in enumerate(zip(inputs, contexts)):
-            if not isinstance(ctx, Atoms):
-                raise SKSError(f"{self.name}: context {i} is a {type(ctx).__name__}, not ase.Atoms")
+        atoms = [self._atoms(ctx, i) for i, ctx in enumerate(contexts)]
+
+        def compute(i: int) -> np.ndarray:
+            params = self.mapping.apply(atoms[i], inputs[i])
+            atoms[i].calc = self.calculator_for(params)
+            return mapping.read(self.outputs, atoms[i])
+
+        return evaluate_rows(self.name, len(inputs), len(self.output_spec), compute,
+                             lambda i: atoms[i].get_chemical_formula())
+
+    def _atoms(self, ctx: Any, i: int) -> Atoms:
+        """A fresh, unconstrained Atoms of context ``i``, for this source to change."""
+        if isinstance(ctx, Atoms):
             atoms = ctx.copy()
             # constraints (e.g. a POSCAR's selective dynamics) would silently override the
             # input row and zero forces, so the SKS computes the unconstrained structure
             atoms.set_constraint()
-            try:
-                params = self._inputs.apply(atoms, row)
-                atoms.calc = self.calculator_for(params)
-                out[i] = np.concatenate([o.read(atoms) for o in self._outputs])
-            except Exception as exc:  # noqa: BLE001 - one failed row is a NaN row
-                errors.append(f"row {i} ({atoms.get_chemical_formula()}): {type(exc).__name__}: {exc}")
-        if errors and len(errors) == len(inputs):
-            raise SKSError(f"{self.name}: every row failed; first: {errors[0]}")
-        return out
+            return atoms
+        if isinstance(ctx, Structure):
+            return to_atoms(ctx)
+        raise SKSError(f"{self.name}: context {i} is a {type(ctx).__name__}, not ase.Atoms or zoo_atomistic.Structure")
 
 
 class EMTSource(AseSource):
@@ -279,7 +265,6 @@ class EMTSource(AseSource):
         if self.implementation == "asap3":
             self.version = f"{__version__}+asap3"
         super().__init__(**options)
-        self.options["emt"] = emt
 
     def make_calculator(self, **parameters: float):
         options = {**self.calculator_options, **parameters}
@@ -313,8 +298,11 @@ class LennardJonesSource(AseSource):
     (cutoff, Å; default 3 sigma), ``ro`` (onset of the smooth cutoff, default 0.66 rc) and
     ``smooth`` (default False: the pair energy is shifted to zero at rc, so forces jump
     there; True multiplies a cutoff function that makes energy and forces continuous).
-    With ``inputs="parameters"`` an unset ``rc`` follows the row's sigma (3 sigma), as a
-    freshly built ``LennardJones(sigma=...)`` does.
+    With ``epsilon`` or ``sigma`` as inputs (the vocabulary's kinds) ``smooth`` defaults to
+    True, the vocabulary's rule for potential inputs: an unset ``rc`` follows the row's sigma
+    (3 sigma, as a freshly built ``LennardJones(sigma=...)`` does), and shells crossing a
+    moving cutoff must not make the pressure jump. ASE's own ``inputs="parameters"`` keeps
+    ASE's defaults.
     """
 
     name = "ase-lj"
@@ -322,12 +310,11 @@ class LennardJonesSource(AseSource):
     version = f"{__version__}"
     default_task = "lj-alloy-eos"
     calculator_parameters = ("epsilon", "sigma", "rc", "ro", "smooth")
-    parameter_bounds = {
-        "epsilon": (1e-3, 5.0, "eV"),
-        "sigma": (0.5, 6.0, "Å"),
-        "rc": (1.0, 20.0, "Å"),
-        "ro": (0.5, 20.0, "Å"),
-    }
+    potential_parameters = ("epsilon", "sigma")
+    parameter_bounds = {"rc": (1.0, 20.0, "Å"), "ro": (0.5, 20.0, "Å")}
+
+    def potential_defaults(self) -> dict[str, Any]:
+        return {"smooth": True}
 
     def make_calculator(self, **parameters: float):
         from ase.calculators.lj import LennardJones
@@ -339,8 +326,10 @@ class MorseSource(AseSource):
     """ASE's MorsePotential, one (epsilon, r0, rho0) for every pair of atoms.
 
     V(r) = epsilon (exp(-2 rho0 (r/r0 - 1)) - 2 exp(-rho0 (r/r0 - 1))), cut off smoothly
-    between ``rcut1`` r0 and ``rcut2`` r0. Options as ASE has them: ``epsilon`` (eV,
-    default 1), ``r0`` (Å, default 1), ``rho0`` (default 6), ``rcut1`` (1.9), ``rcut2`` (2.7).
+    between ``rcut1`` r0 and ``rcut2`` r0 (energy and pressure stay continuous, as the
+    vocabulary asks of potential inputs). Options as ASE has them: ``epsilon`` (eV,
+    default 1), ``r0`` (Å, default 1), ``rho0`` (default 6), ``rcut1`` (1.9), ``rcut2`` (2.7);
+    their names and meaning are the vocabulary's Morse parameters.
     """
 
     name = "ase-morse"
@@ -348,13 +337,8 @@ class MorseSource(AseSource):
     version = f"{__version__}"
     default_task = "morse-alloy-eos"
     calculator_parameters = ("epsilon", "r0", "rho0", "rcut1", "rcut2")
-    parameter_bounds = {
-        "epsilon": (1e-3, 5.0, "eV"),
-        "r0": (0.5, 6.0, "Å"),
-        "rho0": (0.5, 20.0, ""),
-        "rcut1": (1.0, 5.0, ""),
-        "rcut2": (1.1, 6.0, ""),
-    }
+    potential_parameters = ("epsilon", "r0", "rho0")
+    parameter_bounds = {"rcut1": (1.0, 5.0, ""), "rcut2": (1.1, 6.0, "")}
 
     def make_calculator(self, **parameters: float):
         from ase.calculators.morse import MorsePotential

@@ -1,7 +1,8 @@
 """Hook implementations of zoo-plugin-ase (the module the ``zoo`` entry point names).
 
 Classes are imported inside the hooks, so listing plugins or ``zoo --help`` never imports
-ASE or torch.
+ASE or torch. The default tasks of these sources (``fcc-alloy-lattice``, ``lj-alloy-eos``,
+``morse-alloy-eos``) are zoo-atomistic's, shared with every other code.
 """
 
 import zoo
@@ -16,13 +17,3 @@ def register_knowledge_sources(register):
     register(LennardJonesSource)
     register(MorseSource)
     register(CalculatorSource)
-
-
-@zoo.hookimpl
-def register_tasks(register):
-    from .alloy_eos import LJAlloyEOS, MorseAlloyEOS
-    from .fcc_lattice import FccAlloyLattice
-
-    register(FccAlloyLattice)
-    register(LJAlloyEOS)
-    register(MorseAlloyEOS)

@@ -17,6 +17,12 @@ from pathlib import Path
 from ase import Atoms
 
 from zoo import ConfigError
+from zoo_atomistic import Structure
+
+
+def to_atoms(structure: Structure) -> Atoms:
+    """A new ``ase.Atoms`` with the structure's symbols, positions, cell and pbc."""
+    return Atoms(structure.symbols, positions=structure.positions, cell=structure.cell, pbc=structure.pbc)
 
 
 def read_structures(path: str | os.PathLike[str], index: str | int | slice = ":") -> list[Atoms]:
@@ -69,4 +75,4 @@ def read_structure(path: str | os.PathLike[str]) -> Atoms:
     return frames[0]
 
 
-__all__ = ["read_structure", "read_structures"]
+__all__ = ["read_structure", "read_structures", "to_atoms"]
