@@ -59,3 +59,17 @@ def test_an_injection_through_a_config_file_is_one_clear_error(tmp_path):
     assert proc.stderr.startswith("Error:") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "pwned").exists()
+
+
+def test_without_ase_the_shared_tasks_run_through_lammps(tmp_path):
+    """The labels of zoo-atomistic's tasks ship as files, so LAMMPS alone runs the default
+    task and the pair-potential tasks (their EMT pressures were computed once, with ASE)."""
+    for task, options in (("eam-alloy-lattice", ["batch_unlabelled=2"]),
+                          ("morse-alloy-eos", ["n_labelled=3", "n_test=4", "batch_alloys=2"])):
+        out = tmp_path / task
+        args = ["run", "--sks", "lammps", "--task", task, "--steps", "2", "--no-baseline", "--no-progress",
+                "--out", str(out)]
+        proc = _zoo_without_ase(*args, *(x for o in options for x in ("--task-option", o)))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["task"] == task and summary["sks_queries"] > 0 and summary["failed_queries"] == 0

@@ -84,16 +84,22 @@ def test_runs_without_ase(tmp_path):
         import zoo
         from zoo_lammps import Structure
         assert "lammps" in zoo.registered("sks") and "eam-alloy-lattice" in zoo.registered("tasks")
+        assert zoo.registered("sks")["lammps"].cls.default_task == "eam-alloy-lattice"
         sks = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="energy_per_atom",
                                    structure={str(tmp_path / "cu.xyz")!r})
         print(sks([[3.615]])[0, 0])
-        from zoo_lammps.alloy_task import EamAlloyLattice
-        EamAlloyLattice().setup(zoo.knowledge_source("lammps", **EamAlloyLattice().sks_options()), 0)
+        import torch
+        task = zoo.task("eam-alloy-lattice", batch_unlabelled=2)
+        task_sks = zoo.knowledge_source("lammps", **task.sks_options())
+        task.setup(task_sks, 0)
+        loss, _ = task.loss(task.make_model(), zoo.SKSLayer(task_sks, "cge"), 0)
+        assert torch.isfinite(loss)
         assert not any(m == "ase" or m.startswith("ase.") for m in sys.modules if sys.modules[m] is not None)
         """
     )
-    # only zoo-core's built-ins and this plugin load, as in a venv holding just the two
-    env = {**os.environ, "ZOO_PLUGINS": "estimators,schedulers,executors,lammps"}
+    # only zoo-core's built-ins, zoo-atomistic and this plugin load, as in a venv holding
+    # just the three
+    env = {**os.environ, "ZOO_PLUGINS": "estimators,schedulers,executors,atomistic,lammps"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert abs(float(out.stdout.split()[-1]) + 3.54) < 1e-4
@@ -116,16 +122,18 @@ def test_wrong_atom_count_for_positions_is_an_error(cu):
 @pytest.mark.parametrize(
     "options,match",
     [
-        ({"inputs": "temperature"}, "lattice_constant, scale, strain, positions, epsilon, sigma"),
+        ({"inputs": "temperature"}, "lattice_constant, lattice_lengths, .*, epsilon, sigma, r0, rho0"),
+        ({"inputs": "charges", "n_atoms": 2}, "unknown inputs 'charges'"),
         ({"outputs": ["energy", "magmom"]}, "energy, energy_per_atom, pressure, stress, forces"),
         ({"outputs": []}, "at least one"),
         ({"inputs": "positions"}, "n_atoms"),
         ({"outputs": "forces"}, "n_atoms"),
-        ({"inputs": ["strain", "scale"]}, "one of"),
+        ({"inputs": ["strain", "scale"]}, "one lattice or atoms kind at a time"),
         ({"epsilon": 0.1}, "does not use"),
         ({"pair_style": "lj/cut", "epsilon": 0.1}, "sigma"),
         ({"pair_style": "lj/cut", "inputs": ["sigma"], "sigma": 3.0, "epsilon": 0.1}, "is an input"),
-        ({"inputs": ["epsilon"]}, "parameters of lj/cut"),
+        ({"inputs": ["epsilon"]}, "do not say which pair potential.*give pair_style"),
+        ({"inputs": ["sigma"], "pair_style": "eam"}, "parameters of lj/cut"),
         ({"inputs": ["r0"], "pair_style": "lj/cut", "epsilon": 0.1, "sigma": 2.0}, "parameters of morse"),
         ({"pair_style": "eam/alloy"}, "needs potential"),
         ({"pair_style": "morse 6.0"}, "pair_coeff"),
@@ -153,10 +161,32 @@ def test_funcfl_files_map_to_elements_by_atomic_number(cu):
     assert cu32() == cu
 
 
-def test_every_pair_parameter_is_an_input_kind():
-    """Each parameter a built-in parametric style writes into pair_coeff can be an input."""
-    from zoo_lammps import geometry, potentials
+def test_every_pair_parameter_is_a_kind_of_the_vocabulary():
+    """Each parametric style's parameters are zoo-atomistic's pair-potential kinds (LAMMPS's
+    own Morse names, D0 and alpha, only as deprecated kinds of its own)."""
+    from zoo_atomistic import KINDS, PAIR_POTENTIALS
 
-    assert geometry.PAIR_PARAMETERS == tuple(n for f in potentials.FAMILIES for n in f.names)
-    for name in geometry.PAIR_PARAMETERS:
-        assert geometry.input_kind(name).names == (name,)
+    from zoo_lammps import parametric, settings
+
+    for family in parametric.FAMILIES:
+        assert family.parameters == PAIR_POTENTIALS[family.potential].parameters
+        assert all(KINDS[n].group == "potential" for n in family.parameters)
+        assert set(family.names) - set(family.parameters) <= set(settings.OWN_KINDS)
+    assert set(settings.OWN_KINDS) == set(parametric.DEPRECATED) == {"D0", "alpha"}
+
+
+def test_options_are_recorded_as_given_and_runtime_ones_leave_the_cache_key(tmp_path):
+    """The base class records the options (defaults included), nothing normalises them in
+    place; lmp, timeout, workdir and keep_workdir say how a value is computed, not what it is."""
+    from zoo.cache import sks_fingerprint
+
+    a = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="pressure", n_atoms=32)
+    b = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="pressure", n_atoms=32,
+                             timeout=30.0, workdir=str(tmp_path), keep_workdir=True)
+    assert a.options["inputs"] == "lattice_constant" and a.options["outputs"] == "pressure"
+    assert a.options["pair_style"] is None and a.options["timeout"] == 600.0
+    assert sks_fingerprint(a) == sks_fingerprint(b)
+    c = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="pressure", n_atoms=32,
+                             atoms_per_cell=2)
+    assert sks_fingerprint(c) != sks_fingerprint(a)
+    assert set(a.runtime_options) == {"lmp", "timeout", "workdir", "keep_workdir"}

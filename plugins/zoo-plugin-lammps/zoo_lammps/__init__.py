@@ -1,7 +1,9 @@
 """zoo-plugin-lammps: LAMMPS (the ``lmp`` executable) as a zoo knowledge source.
 
 The entry point is :mod:`zoo_lammps.plugin`, which imports nothing heavy. ASE is never
-needed: contexts are :class:`zoo_lammps.Structure` or anything with ASE's getters.
+needed: contexts are zoo-atomistic's neutral ``Structure`` (also ``zoo_lammps.Structure``)
+or anything with ASE's getters. Inputs, outputs and the default task are zoo-atomistic's,
+shared with every atomistic code.
 """
 
 __version__ = "0.1.0"

@@ -1,10 +1,7 @@
-"""Input rows -> structures, and structures -> LAMMPS's restricted triclinic frame.
+"""Structures -> LAMMPS's restricted triclinic frame.
 
-The input kinds mirror zoo-plugin-ase (``zoo_ase/mapping.py``) so that a task can switch
-between the two SKS: ``lattice_constant`` (Å), ``scale``, ``strain`` (Voigt, engineering
-shear, cell' = cell @ (I + eps), atoms follow the cell) and ``positions`` (Å). Pair
-parameters (Lennard-Jones ``epsilon``, ``sigma``; Morse ``D0``, ``alpha``, ``r0``) are
-inputs too, so a model can predict a potential.
+What an input row does to a structure is zoo-atomistic's (:mod:`zoo_atomistic.geometry`),
+shared with every code; this module only puts the result in the form LAMMPS wants.
 
 LAMMPS wants the cell as a = (lx, 0, 0), b = (xy, ly, 0), c = (xz, yz, lz) with small tilts.
 :func:`lammps_frame` rotates (or, for a left-handed cell, reflects) any cell into that form
@@ -19,86 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from zoo import ConfigError
-
-VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
-
-
-@dataclass(frozen=True)
-class InputKind:
-    """One kind of input: its column names, default bounds and units."""
-
-    kind: str
-    names: tuple[str, ...]
-    lower: float
-    upper: float
-    units: str
-
-    @property
-    def is_geometry(self) -> bool:
-        return self.kind in GEOMETRY
-
-
-GEOMETRY = ("lattice_constant", "scale", "strain", "positions")
-#: the parameters of potentials.FAMILIES (Lennard-Jones, then Morse), as input kinds
-PAIR_PARAMETERS = ("epsilon", "sigma", "D0", "alpha", "r0")
-INPUTS = GEOMETRY + PAIR_PARAMETERS
-
-
-def input_kind(kind: str, n_atoms: int | None = None) -> InputKind:
-    """The input kind called ``kind``; ``positions`` needs ``n_atoms``."""
-    if kind == "lattice_constant":
-        return InputKind(kind, ("a",), 2.0, 6.0, "Å")
-    if kind == "scale":
-        return InputKind(kind, ("scale",), 0.7, 1.3, "")
-    if kind == "strain":
-        return InputKind(kind, ("e_xx", "e_yy", "e_zz", "g_yz", "g_xz", "g_xy"), -0.2, 0.2, "")
-    if kind == "positions":
-        if not n_atoms:
-            raise ConfigError("inputs 'positions' needs the option n_atoms (atoms per structure)")
-        names = tuple(f"{c}{i}" for i in range(int(n_atoms)) for c in "xyz")
-        return InputKind(kind, names, -np.inf, np.inf, "Å")
-    if kind == "epsilon":
-        return InputKind(kind, ("epsilon",), 1e-3, 1.0, "eV")
-    if kind == "sigma":
-        return InputKind(kind, ("sigma",), 1.0, 5.0, "Å")
-    if kind == "D0":
-        return InputKind(kind, ("D0",), 1e-3, 5.0, "eV")
-    if kind == "alpha":
-        return InputKind(kind, ("alpha",), 0.3, 5.0, "1/Å")
-    if kind == "r0":
-        return InputKind(kind, ("r0",), 1.0, 6.0, "Å")
-    raise ConfigError(f"unknown inputs {kind!r}; choose from {', '.join(INPUTS)}")
-
-
-def apply(
-    kind: str, cell: np.ndarray, positions: np.ndarray, values: np.ndarray, atoms_per_cell: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cells (m, 3, 3) and positions (m, n, 3) that input ``values`` (m, k) of ``kind``
-    make of one structure (``cell`` (3, 3), ``positions`` (n, 3)), all rows at once."""
-    m = len(values)
-    if kind in ("lattice_constant", "scale"):
-        s = values[:, 0].copy()
-        if kind == "lattice_constant":
-            # the cubic lattice constant whose cell of ``atoms_per_cell`` atoms has the
-            # structure's volume per atom: a = (atoms_per_cell * V / N)^(1/3)
-            s /= (atoms_per_cell * abs(np.linalg.det(cell)) / len(positions)) ** (1.0 / 3.0)
-        return cell[None] * s[:, None, None], positions[None] * s[:, None, None]
-    if kind == "strain":
-        exx, eyy, ezz, gyz, gxz, gxy = values.T
-        mat = np.empty((m, 3, 3))
-        mat[:, 0, 0], mat[:, 1, 1], mat[:, 2, 2] = 1 + exx, 1 + eyy, 1 + ezz
-        mat[:, 1, 2] = mat[:, 2, 1] = gyz / 2
-        mat[:, 0, 2] = mat[:, 2, 0] = gxz / 2
-        mat[:, 0, 1] = mat[:, 1, 0] = gxy / 2
-        # atoms keep their fractional coordinates: r = f C -> f C M = r M
-        return cell[None] @ mat, positions[None] @ mat
-    if kind == "positions":
-        return np.broadcast_to(cell, (m, 3, 3)), values.reshape(m, len(positions), 3)
-    if kind == "none":
-        return np.broadcast_to(cell, (m, 3, 3)), np.broadcast_to(positions, (m, *positions.shape))
-    raise AssertionError(kind)
 
 
 @dataclass(frozen=True)

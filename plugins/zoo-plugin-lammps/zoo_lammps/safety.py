@@ -61,9 +61,9 @@ import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from zoo import ConfigError
 
-from .elements import ATOMIC_NUMBER
+from zoo import ConfigError
+from zoo_atomistic.elements import ATOMIC_NUMBER
 
 MAX_PATH = 4096
 MAX_NAME = 255

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from zoo_atomistic.elements import MASS
 
 from . import safety
-from .elements import MASS
 from .geometry import Frame
 from .potentials import Links, PairModel
 

@@ -1,10 +1,10 @@
 """The structures the LAMMPS knowledge source computes, without ASE.
 
-A context is either a :class:`Structure` (a small frozen record of cell, positions and
-element symbols, made here so that a venv with only zoo-core and this plugin works), or,
+A context is zoo-atomistic's neutral :class:`~zoo_atomistic.Structure` (cell, positions,
+symbols, pbc: numpy only, so a venv with only zoo-core and this plugin works), or,
 duck-typed, anything with ``get_cell()``, ``get_positions()`` and
 ``get_chemical_symbols()`` (an ``ase.Atoms``; ASE is never imported here). Both pickle, so
-every executor can ship them.
+every executor can ship them. LAMMPS computes periodic structures only.
 
 ``read_structure(path)`` reads the ``structure=PATH`` option: an extended XYZ file (the
 ``Lattice=`` / ``Properties=`` header ASE writes) or a LAMMPS data file (atom styles
@@ -17,105 +17,31 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+
 from zoo import ConfigError, SKSError
+from zoo_atomistic import Structure
+from zoo_atomistic import as_structure as atomistic_structure
+from zoo_atomistic.elements import MASS
 
 from . import safety
-from .elements import MASS
-
-
-@dataclass(frozen=True, eq=False)
-class Structure:
-    """A periodic structure: ``cell`` (3, 3) Å with lattice vectors as rows, Cartesian
-    ``positions`` (n, 3) Å, element ``symbols`` (n,).
-
-    The arrays are copied and made read-only, so a context cannot change under a running
-    batch. Periodic in all three directions (LAMMPS ``boundary p p p``).
-    """
-
-    cell: np.ndarray
-    positions: np.ndarray
-    symbols: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        cell = np.array(self.cell, dtype=np.float64).reshape(3, 3) if np.size(self.cell) == 9 else None
-        if cell is None:
-            raise ConfigError(f"Structure: cell must be 3x3, got shape {np.shape(self.cell)}")
-        pos = np.array(self.positions, dtype=np.float64)
-        if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) == 0:
-            raise ConfigError(f"Structure: positions must be (n, 3) with n >= 1, got {pos.shape}")
-        symbols = safety.elements(
-            (self.symbols,) if isinstance(self.symbols, str) else self.symbols, "Structure symbol"
-        )
-        if len(symbols) != len(pos):
-            raise ConfigError(f"Structure: {len(symbols)} symbols for {len(pos)} positions")
-        if not (np.all(np.isfinite(cell)) and np.all(np.isfinite(pos))):
-            raise ConfigError("Structure: cell and positions must be finite")
-        if abs(np.linalg.det(cell)) < 1e-9:
-            raise ConfigError("Structure: the cell has no volume (LAMMPS needs a periodic 3D cell)")
-        cell.setflags(write=False)
-        pos.setflags(write=False)
-        object.__setattr__(self, "cell", cell)
-        object.__setattr__(self, "positions", pos)
-        object.__setattr__(self, "symbols", symbols)
-
-    def __len__(self) -> int:
-        return len(self.symbols)
-
-    @property
-    def volume(self) -> float:
-        return float(abs(np.linalg.det(self.cell)))
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Structure)
-            and self.symbols == other.symbols
-            and np.array_equal(self.cell, other.cell)
-            and np.array_equal(self.positions, other.positions)
-        )
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        counts: dict[str, int] = {}
-        for s in self.symbols:
-            counts[s] = counts.get(s, 0) + 1
-        formula = "".join(f"{s}{n if n > 1 else ''}" for s, n in counts.items())
-        return f"Structure({formula}, volume={self.volume:.3f} Å^3)"
 
 
 def as_structure(obj: Any, where: str = "context") -> Structure:
-    """A :class:`Structure` from a Structure or an object with ASE's getters (duck-typed).
-
-    Raises :class:`zoo.SKSError` for anything else and for non-periodic objects.
-    """
-    if isinstance(obj, Structure):
-        return obj
-    getters = ("get_cell", "get_positions", "get_chemical_symbols")
-    if not all(callable(getattr(obj, g, None)) for g in getters):
+    """A periodic :class:`zoo_atomistic.Structure` from a Structure or an object with
+    ASE's getters (duck-typed); :class:`zoo.SKSError` for anything else and for structures
+    that are not periodic in all three directions (LAMMPS runs ``boundary p p p``)."""
+    st = atomistic_structure(obj, where)
+    if not all(st.pbc):
         raise SKSError(
-            f"{where} is a {type(obj).__name__}; give a zoo_lammps.Structure or an object "
-            f"with get_cell(), get_positions() and get_chemical_symbols() (e.g. ase.Atoms)"
+            f"{where} is not periodic in all directions (pbc={list(st.pbc)}); the LAMMPS knowledge "
+            f"source computes periodic structures only: give a cell and pbc=True"
         )
-    pbc = getattr(obj, "get_pbc", None)
-    if callable(pbc) and not np.all(pbc()):
-        raise SKSError(
-            f"{where} is not periodic in all directions (pbc={np.asarray(pbc()).tolist()}); the "
-            f"LAMMPS knowledge source computes periodic structures only: give a cell and pbc=True"
-        )
-    try:
-        return Structure(
-            np.asarray(obj.get_cell(), dtype=np.float64),
-            np.asarray(obj.get_positions(), dtype=np.float64),
-            tuple(obj.get_chemical_symbols()),
-        )
-    except ConfigError as exc:
-        raise SKSError(f"{where}: {exc}") from None
+    return st
 
 
 # ------------------------------------------------------------------ files
