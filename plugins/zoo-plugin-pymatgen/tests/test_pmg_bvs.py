@@ -56,8 +56,10 @@ def test_one_neighbour_shell_follows_the_exponential_law():
     ion has 6 bonds: BVS = +/- 6 exp((R - a/2) / b). So ln BVS falls by (a2 - a1) / 2b,
     GII = |BVS - 1|, and dGII/da = BVS / 2b where BVS < 1."""
     s = rocksalt(oxidized=True)
+    # the vocabulary's lattice_constant: the cubic a of the volume per atom, 8 atoms per
+    # conventional rock-salt cell
     sks = zoo.knowledge_source("pymatgen-bvs", inputs="lattice_constant", outputs=["gii", "bvs"],
-                               n_atoms=8, cutoff=3.6)
+                               n_atoms=8, cutoff=3.6, atoms_per_cell=8)
     a1, a2 = 5.64, 5.80
     y = sks([[a1], [a2]], [s, s])
     for row, a in zip(y, (a1, a2)):
@@ -69,7 +71,7 @@ def test_one_neighbour_shell_follows_the_exponential_law():
     bvs = y[1, 1]
     assert bvs < 1
     layer = zoo.SKSLayer(
-        zoo.knowledge_source("pymatgen-bvs", inputs="lattice_constant", cutoff=3.6),
+        zoo.knowledge_source("pymatgen-bvs", inputs="lattice_constant", cutoff=3.6, atoms_per_cell=8),
         estimator=zoo.estimator("cge", mu=1e-4, difference="central"), seed=0,
     )
     z = torch.tensor([[a2]], dtype=torch.float64, requires_grad=True)
@@ -120,7 +122,8 @@ def test_failures(nacl):
 
 @pytest.mark.parametrize("options,fragment", [
     ({"outputs": "valence"}, "unknown outputs \\['valence'\\]; choose from gii, bvs, bvs_deviation"),
-    ({"outputs": "bvs"}, "need the option n_atoms"),
+    ({"outputs": "bvs"}, "outputs 'bvs' needs the option n_atoms"),
+    ({"outputs": "energy"}, "pymatgen-bvs cannot compute outputs 'energy'"),
     ({"cutoff": 0}, "cutoff must be a positive number"),
     ({"scale_factor": "1"}, "scale_factor must be a positive number"),
     ({"oxidation_states": {"Na": True}}, "must be a number"),

@@ -29,7 +29,7 @@ def test_registered_with_default_task():
 @pytest.mark.parametrize("a", [4.0, 5.64, 7.0])
 def test_rock_salt_energy_is_the_madelung_energy(nacl, a):
     """E = -M e^2 / (4 pi eps0 r0) per ion pair, r0 = a/2, 4 pairs in the conventional cell."""
-    sks = zoo.knowledge_source("pymatgen-ewald", inputs="lattice_constant", oxidation_states=NACL)
+    sks = zoo.knowledge_source("pymatgen-ewald", inputs="lattice_constant", oxidation_states=NACL, atoms_per_cell=8)
     e, e_atom = sks([[a]], [nacl])[0]
     expect = -4 * MADELUNG_NACL * COULOMB / (a / 2)
     assert e == pytest.approx(expect, rel=2e-6)  # M is given to 7 digits

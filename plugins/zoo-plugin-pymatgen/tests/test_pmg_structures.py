@@ -1,5 +1,6 @@
-"""The input mappings and context handling shared by every pymatgen knowledge source (pure
-logic: each mapping against the structure it promises, built by hand)."""
+"""What the vocabulary's input kinds do to a pymatgen structure, and the context handling
+shared by every pymatgen knowledge source (pure logic: each kind against the structure its
+meaning promises, built by hand)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pytest
 from pymatgen.core import IStructure, Lattice, Structure
 
 import zoo
+from zoo_atomistic import KINDS
+from zoo_atomistic import Structure as NeutralStructure
 from zoo_pymatgen import structures
-from zoo_pymatgen.structures import as_structure, checked_lattice, input_mapping
+from zoo_pymatgen.structures import as_structure, checked_lattice
 
 from pmg_testlib import rocksalt as _rocksalt
 
@@ -21,23 +24,28 @@ TRI = Structure(Lattice.from_parameters(4.1, 4.3, 4.6, 84, 95, 101), ["Cs", "Cl"
                 [[0, 0, 0], [0.5, 0.45, 0.55], [0.2, 0.7, 0.1]])
 
 
-def applied(kind: str, row, n_atoms=None) -> Structure:
+def applied(kind: str, row, atoms_per_cell: int = 4) -> Structure:
     work = TRI.copy()
-    input_mapping(kind, n_atoms).apply(TRI.lattice, work, np.asarray(row, dtype=float))
+    structures.apply(KINDS[kind], TRI.lattice, work, np.asarray(row, dtype=float), atoms_per_cell)
     return work
 
 
-def test_lattice_sets_all_six_parameters_and_keeps_fractions():
-    s = applied("lattice", [3.9, 4.4, 4.8, 80, 97, 110])
+def test_lattice_parameters_sets_all_six_and_keeps_fractions():
+    s = applied("lattice_parameters", [3.9, 4.4, 4.8, 80, 97, 110])
     np.testing.assert_allclose(s.lattice.parameters, [3.9, 4.4, 4.8, 80, 97, 110], rtol=1e-12)
     np.testing.assert_allclose(s.frac_coords, TRI.frac_coords, atol=1e-15)
+    # oriented as pymatgen orients a cell from its parameters
+    np.testing.assert_allclose(s.lattice.matrix, Lattice.from_parameters(3.9, 4.4, 4.8, 80, 97, 110).matrix,
+                               atol=1e-14)
 
 
-def test_lattice_abc_ac_constant_and_scale_keep_angles_and_orientation():
+def test_lattice_abc_lengths_constant_and_scale_keep_angles_and_orientation():
+    # lattice_constant: the cubic a of the volume per atom, a = (4 V / N)^(1/3) with 4 atoms per cell
+    a_now = (4 * TRI.volume / len(TRI)) ** (1 / 3)
     for kind, row, abc in (
         ("lattice_abc", [3.9, 4.4, 4.8], [3.9, 4.4, 4.8]),
-        ("lattice_ac", [4.0, 4.8], [4.0, 4.0 * 4.3 / 4.1, 4.8]),
-        ("lattice_constant", [5.0], np.array([4.1, 4.3, 4.6]) * 5.0 / 4.1),
+        ("lattice_lengths", [4.0, 4.8], [4.0, 4.0 * 4.3 / 4.1, 4.8]),
+        ("lattice_constant", [5.0], np.array([4.1, 4.3, 4.6]) * 5.0 / a_now),
         ("scale", [1.1], np.array([4.1, 4.3, 4.6]) * 1.1),
     ):
         s = applied(kind, row)
@@ -47,6 +55,14 @@ def test_lattice_abc_ac_constant_and_scale_keep_angles_and_orientation():
         unit = lambda m: m / np.linalg.norm(m, axis=1, keepdims=True)  # noqa: E731
         np.testing.assert_allclose(unit(s.lattice.matrix), unit(TRI.lattice.matrix), atol=1e-12)
         np.testing.assert_allclose(s.frac_coords, TRI.frac_coords, atol=1e-15)
+
+
+def test_lattice_constant_of_a_rock_salt_primitive_cell_is_its_a_with_8_atoms_per_cell():
+    prim = Structure(Lattice([[0, 2.8, 2.8], [2.8, 0, 2.8], [2.8, 2.8, 0]]), ["Na", "Cl"],
+                     [[0, 0, 0], [0.5, 0.5, 0.5]])
+    work = prim.copy()
+    structures.apply(KINDS["lattice_constant"], prim.lattice, work, np.array([5.9]), 8)
+    np.testing.assert_allclose(work.lattice.abc, [5.9 / np.sqrt(2)] * 3, rtol=1e-12)
 
 
 def test_strain_is_the_voigt_engineering_strain():
@@ -59,56 +75,62 @@ def test_strain_is_the_voigt_engineering_strain():
 
 def test_positions_inputs_move_sites_and_keep_the_lattice():
     frac = TRI.frac_coords + 0.01
-    s = applied("frac_positions", frac.reshape(-1), n_atoms=3)
+    s = applied("frac_positions", frac.reshape(-1))
     np.testing.assert_allclose(s.frac_coords, frac, atol=1e-15)
     cart = TRI.cart_coords + np.array([0.1, -0.05, 0.02])
-    s = applied("positions", cart.reshape(-1), n_atoms=3)
+    s = applied("positions", cart.reshape(-1))
     np.testing.assert_allclose(s.cart_coords, cart, atol=1e-12)
     np.testing.assert_array_equal(s.lattice.matrix, TRI.lattice.matrix)
     with pytest.raises(ValueError, match="6 positions for 3 sites"):
-        applied("frac_positions", np.zeros(18), n_atoms=6)
+        applied("frac_positions", np.zeros(18))
 
 
 def test_rows_fully_overwrite_the_scratch_copy():
     """One scratch copy serves every row of a call: a row must not inherit the last one's state."""
-    m = input_mapping("lattice_abc")
     work = TRI.copy()
-    m.apply(TRI.lattice, work, np.array([5.0, 5.0, 5.0]))
-    m.apply(TRI.lattice, work, np.array([3.9, 4.4, 4.8]))
+    structures.apply(KINDS["lattice_abc"], TRI.lattice, work, np.array([5.0, 5.0, 5.0]), 4)
+    structures.apply(KINDS["lattice_abc"], TRI.lattice, work, np.array([3.9, 4.4, 4.8]), 4)
     np.testing.assert_allclose(work.lattice.matrix, applied("lattice_abc", [3.9, 4.4, 4.8]).lattice.matrix)
 
 
 def test_degenerate_lattices_are_refused():
     with pytest.raises(ValueError, match="close no cell"):
-        applied("lattice", [4, 4, 4, 60, 60, 120])
-    with pytest.raises(ValueError, match="positive"):
-        applied("lattice", [0, 4, 4, 90, 90, 90])
+        applied("lattice_parameters", [4, 4, 4, 60, 60, 120])
+    with pytest.raises(ValueError, match="close no cell"):
+        applied("lattice_parameters", [0, 4, 4, 90, 90, 90])
     with pytest.raises(ValueError, match="degenerate"):
         checked_lattice([[1, 0, 0], [0, 1, 0], [1, 1, 0]])
     with pytest.raises(ValueError, match="non-finite"):
         checked_lattice([[np.nan, 0, 0], [0, 1, 0], [0, 0, 1]])
 
 
-def test_default_angle_bounds_only_hold_cells():
-    """Every corner of the default angle box closes a cell (so does its interior)."""
-    spec = input_mapping("lattice").spec()
-    lo, hi = spec.lower[3], spec.upper[3]
-    for angles in np.array(np.meshgrid([lo, hi], [lo, hi], [lo, hi])).reshape(3, -1).T:
-        applied("lattice", [4, 4, 4, *angles])
-
-
-def test_spec_units_and_bounds():
-    assert input_mapping("lattice").spec().units == ("Å",) * 3 + ("deg",) * 3
-    assert input_mapping("positions", 2).spec().names == ("x0", "y0", "z0", "x1", "y1", "z1")
-    assert input_mapping("frac_positions", 1).spec().names == ("fx0", "fy0", "fz0")
-    spec = input_mapping("scale").spec(lower=0.9, upper=1.2)
+def test_inputs_are_one_structural_kind_of_the_vocabulary():
+    assert structures.inputs("lattice_parameters", None, "t").spec().units == ("Å",) * 3 + ("deg",) * 3
+    assert structures.inputs("positions", 2, "t").names == ("x0", "y0", "z0", "x1", "y1", "z1")
+    spec = structures.inputs("scale", None, "t").spec(lower=0.9, upper=1.2)
     assert spec.lower.tolist() == [0.9] and spec.upper.tolist() == [1.2]
     with pytest.raises(zoo.ConfigError, match="n_atoms"):
-        input_mapping("positions")
+        structures.inputs("positions", None, "t")
     with pytest.raises(zoo.ConfigError) as info:
-        input_mapping("charges")
-    for kind in structures.INPUTS:
+        structures.inputs("charges", None, "t")
+    for kind in structures.HONOURED:
         assert kind in str(info.value)
+    with pytest.raises(zoo.ConfigError, match="^t cannot use inputs 'epsilon'"):
+        structures.inputs("epsilon", None, "t")
+    with pytest.warns(DeprecationWarning, match="lattice_lengths"):
+        assert structures.inputs("lattice_ac", None, "t").names == ("a", "c")
+
+
+def test_a_neutral_structure_is_a_context():
+    neutral = NeutralStructure(TRI.lattice.matrix, TRI.cart_coords, ("Cs", "Cl", "Cl"))
+    converted = as_structure(neutral, 0, "t")
+    assert isinstance(converted, Structure)
+    np.testing.assert_allclose(converted.frac_coords, TRI.frac_coords, atol=1e-12)
+    assert [str(s.specie) for s in converted] == ["Cs", "Cl", "Cl"]
+    assert structures.context_bytes(neutral) == neutral.key()
+    slab = NeutralStructure(TRI.lattice.matrix, TRI.cart_coords, ("Cs", "Cl", "Cl"), pbc=(True, True, False))
+    with pytest.raises(zoo.SKSError, match="not periodic"):
+        as_structure(slab, 2, "t")
 
 
 def test_contexts_structure_istructure_and_atoms():

@@ -85,7 +85,7 @@ def test_cli_rocksalt_lattice_energy(tmp_path):
 
 
 @pytest.mark.parametrize("sks,options,fragment", [
-    ("pymatgen-xrd", {"inputs": "lattice"}, "xrd-lattice needs pymatgen-xrd with inputs='lattice_ac'"),
+    ("pymatgen-xrd", {"inputs": "lattice_parameters"}, "xrd-lattice needs pymatgen-xrd with inputs='lattice_lengths'"),
     ("pymatgen-xrd", {"normalization": "max"}, "normalization='area'"),
     ("pymatgen-bvs", {"outputs": ["bvs"], "n_atoms": 2}, "output 'gii'"),
     ("pymatgen-ewald", {"inputs": "scale"}, "inputs='lattice_constant'"),
@@ -142,10 +142,46 @@ def test_rocksalt_labels_are_the_radii_rule_and_born_lande():
     assert nacl.born_exponent == 8  # (Ne 7 + Ar 9) / 2
     r0 = nacl.a_shannon / 2
     assert nacl.born_lande_energy() == pytest.approx(-MADELUNG_NACL * COULOMB / r0 * (1 - 1 / 8))
-    # the primitive cell's Ewald energy per formula unit is the Madelung energy
-    sks = zoo.knowledge_source("pymatgen-ewald", inputs="lattice_constant", outputs="energy")
-    e = sks([[5.0 * ionic.PRIMITIVE_LENGTH]], [nacl.primitive()])[0, 0]
+    # the primitive cell's Ewald energy per formula unit is the Madelung energy; the
+    # vocabulary's lattice_constant with 8 atoms per conventional cell is the rock salt's a
+    sks = zoo.knowledge_source("pymatgen-ewald", inputs="lattice_constant", outputs="energy",
+                               atoms_per_cell=ionic.ATOMS_PER_CELL)
+    e = sks([[5.0]], [nacl.primitive()])[0, 0]
     assert e == pytest.approx(-MADELUNG_NACL * COULOMB / 2.5, rel=2e-6)
     x = ionic.feature_matrix(list(items.values()))
     assert x.shape == (48, 9)
     np.testing.assert_allclose(x.mean(axis=0), 0, atol=1e-12)
+
+
+@pytest.mark.parametrize("task_name,options", [
+    ("xrd-lattice", {"n_labelled": 6, "n_unlabelled": 6, "n_test": 6}),
+    ("rocksalt-bvs-lattice", {"n_labelled": 6}),
+    ("rocksalt-lattice-energy", {"n_labelled": 6}),
+])
+def test_validation_rows_are_held_out_and_scored(task_name, options):
+    """n_validation labelled rows leave training (zoo.tasks.split) and validate() scores the
+    model on them: val_mae <= val_rmse <= val_max, errors computed here from predictions."""
+    task = zoo.task(task_name, n_validation=2, **options)
+    sks = zoo.knowledge_source(task.default_sks, **task.sks_options())
+    task.setup(sks, seed=0)
+    sizes = task.describe_data()
+    assert (sizes["train"], sizes["validation"], sizes["labelled"]) == (4, 2, 6)
+    val = np.asarray(task.val)
+    assert not set(val.tolist()) & set(np.asarray(task.lab).tolist())
+    assert not set(val.tolist()) & set(np.asarray(task.test).tolist())
+    torch.manual_seed(0)
+    model = task.make_model()
+    with torch.no_grad():
+        got = task.validate(model)
+        if task_name == "xrd-lattice":
+            err = (task.predict(model, task.val) - task.lattice[task.val]).abs()
+        else:
+            pred, target = task.predicted(model, task.val)
+            err = (pred - target).abs()
+    err = err.double()
+    assert got == pytest.approx({"val_mae": float(err.mean()), "val_rmse": float(err.pow(2).mean().sqrt()),
+                                 "val_max": float(err.max())}, rel=1e-6)
+    assert set(got) <= set(task.metric_units)
+    none = zoo.task(task_name, **options)
+    none.setup(sks, seed=0)
+    assert none.validate(model) == {}

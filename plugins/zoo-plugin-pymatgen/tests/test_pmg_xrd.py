@@ -58,14 +58,14 @@ def test_lattice_input_matches_pymatgen_directly(nacl, normalization):
 
 
 def test_abc_ac_and_strain_inputs_keep_what_they_promise():
-    """lattice_abc and lattice_ac keep the angles, strain is cell @ (1 + eps); the reference
+    """lattice_abc and lattice_lengths keep the angles, strain is cell @ (1 + eps); the reference
     lattices are built from parameters (rotated differently: XRD does not care)."""
     tri = Structure(Lattice.from_parameters(4.1, 4.3, 4.6, 84, 95, 101), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.45, 0.55]])
     abc = xrd(inputs="lattice_abc")([[4.0, 4.4, 4.5]], [tri])[0]
     ref = xrd_reference(with_matrix(tri, Lattice.from_parameters(4.0, 4.4, 4.5, 84, 95, 101).matrix), GRID_X, 0.3)
     np.testing.assert_allclose(abc, ref, rtol=1e-8, atol=1e-12)
-    # lattice_ac: a and b scale together (b/a kept), c alone
-    ac = xrd(inputs="lattice_ac")([[4.0, 4.5]], [tri])[0]
+    # lattice_lengths: a and b scale together (b/a kept), c alone
+    ac = xrd(inputs="lattice_lengths")([[4.0, 4.5]], [tri])[0]
     ref = xrd_reference(with_matrix(tri, Lattice.from_parameters(4.0, 4.0 * 4.3 / 4.1, 4.5, 84, 95, 101).matrix), GRID_X, 0.3)
     np.testing.assert_allclose(ac, ref, rtol=1e-8, atol=1e-12)
     strain = np.array([0.01, -0.02, 0.015, 0.01, -0.005, 0.02])
@@ -163,7 +163,7 @@ def test_layer_gradient_matches_independent_finite_differences():
     0.3 degrees wide the O(mu^2) error is ~1% at mu = 1e-3 Å (see the convergence test
     above), so ~1e-4 at mu = 1e-4 Å."""
     cuau = Structure(Lattice.tetragonal(2.80, 3.67), ["Cu", "Au"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    sks = xrd(inputs="lattice_ac")
+    sks = xrd(inputs="lattice_lengths")
     z0 = np.array([2.83, 3.62])
     v = np.random.default_rng(0).standard_normal(len(GRID_X))
     layer = zoo.SKSLayer(sks, estimator=zoo.estimator("cge", mu=1e-4, difference="central"), seed=0)
@@ -193,7 +193,8 @@ def test_layer_gradient_matches_independent_finite_differences():
     ({"step": 0.3}, "not a whole number of steps"),
     ({"step": 0.1, "n_points": 100}, "n_points or step, not both"),
     ({"n_points": 1}, "n_points must be an integer >= 2"),
-    ({"inputs": "volume"}, "unknown inputs 'volume'; choose one of lattice, lattice_abc"),
+    ({"inputs": "volume"}, "unknown inputs 'volume'; choose from lattice_constant, lattice_lengths, lattice_abc"),
+    ({"inputs": "sigma"}, "pymatgen-xrd cannot use inputs 'sigma'"),
     ({"inputs": "positions"}, "needs the option n_atoms"),
     ({"symprec": -0.1}, "symprec must be >= 0"),
     ({"debye_waller_factors": {"Na": -1}}, "debye_waller_factors"),

@@ -10,7 +10,7 @@ one output row from a structure; :class:`PymatgenSource` does the rest:
   the context's cell, coordinates and species are unchanged (:func:`fingerprint`);
 * a row whose structure or analysis fails (a degenerate lattice, an element without
   parameters) becomes a NaN row; a call where every row fails raises, quoting the first
-  error;
+  error (:func:`zoo_atomistic.evaluate_rows`);
 * everything else is plain data or pymatgen objects, so the source pickles (without its
   cache).
 """
@@ -26,9 +26,12 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 import zoo
-from zoo import SKSError
+from zoo import ConfigError, SKSError
+from zoo_atomistic import evaluate_rows
+from zoo_atomistic.quantities import Outputs, Quantity, parse_outputs
 
-from .structures import as_structure, context_bytes, fingerprint, input_mapping, read_structure
+from . import structures
+from .structures import as_structure, context_bytes, fingerprint, read_structure
 
 #: prepared contexts kept per thread (the task data here have at most a few dozen)
 CACHE_SIZE = 256
@@ -39,6 +42,7 @@ class _Prepared(NamedTuple):
     lattice: Lattice | None  # the context's lattice, which the rows are applied to
     work: Structure | None  # the scratch copy the rows change
     error: str | None
+    formula: str
 
 
 class PymatgenSource(zoo.KnowledgeSource):
@@ -46,12 +50,28 @@ class PymatgenSource(zoo.KnowledgeSource):
 
     default_task = None
 
+    #: the vocabulary's quantities this source computes, and quantities of its own
+    offered_outputs: tuple[str, ...] = ()
+    own_outputs: dict[str, Quantity] = {}
+
     def _init_inputs(
-        self, inputs: str, lower: Any, upper: Any, n_atoms: int | None, structure: str | None
+        self, inputs: Any, lower: Any, upper: Any, n_atoms: int | None, atoms_per_cell: int, structure: str | None
     ) -> None:
-        self._mapping = input_mapping(inputs, n_atoms)
-        self.input_spec = self._mapping.spec(lower, upper)
+        self.inputs = structures.inputs(inputs, n_atoms, self.name)
+        self.kind = self.inputs.structural
+        if isinstance(atoms_per_cell, bool) or not isinstance(atoms_per_cell, int) or atoms_per_cell < 1:
+            raise ConfigError(f"{self.name}: atoms_per_cell must be a whole number >= 1 (4 fcc, 2 bcc, 8 rock salt)")
+        self.atoms_per_cell = atoms_per_cell
+        self.input_spec = self.inputs.spec(lower, upper)
         self.structure = read_structure(structure) if structure else None
+
+    def _init_outputs(self, outputs: Any) -> Outputs:
+        """The ``outputs`` option resolved (the vocabulary's, or this source's own)."""
+        offered = (*self.offered_outputs, *self.own_outputs)
+        self.outputs = parse_outputs(outputs, offered=offered, n_atoms=self.inputs.n_atoms, extra=self.own_outputs,
+                                     who=self.name)
+        self.output_spec = self.outputs.spec()
+        return self.outputs
 
     def prepare(self, structure: Structure) -> Structure:
         """A copy of the context that this source owns and changes row by row."""
@@ -71,31 +91,25 @@ class PymatgenSource(zoo.KnowledgeSource):
             if self.structure is None:
                 raise SKSError(
                     f"{self.name}: no structure to compute; pass pymatgen Structures (or "
-                    f"ase.Atoms) as contexts, or set the option structure=PATH"
+                    f"zoo_atomistic.Structure or ase.Atoms) as contexts, or set the option structure=PATH"
                 )
             contexts = [self.structure] * len(inputs)
-        out = np.full((len(inputs), len(self.output_spec)), np.nan)
-        errors: list[str] = []
         seen: dict[int, _Prepared] = {}  # this call: the contexts list keeps ids unique
-        for i, (row, ctx) in enumerate(zip(inputs, contexts)):
-            prepared = seen.get(id(ctx))
-            if prepared is None:
-                prepared = seen[id(ctx)] = self._prepared(ctx, i)
-            if prepared.error is not None:
-                errors.append(f"row {i} ({prepared.error})")
-                continue
-            work = prepared.work
-            try:
-                self._mapping.apply(prepared.lattice, work, row)
-                y = self.compute(work)
-                if not np.isfinite(y).all():
-                    raise ValueError("the analysis gave non-finite values")
-                out[i] = y
-            except Exception as exc:  # noqa: BLE001 - one failed row is a NaN row
-                errors.append(f"row {i} ({work.composition.reduced_formula}, input {_short(row)}): {exc}")
-        if errors and len(errors) == len(inputs):
-            raise SKSError(f"{self.name}: every row failed; first: {errors[0]}")
-        return out
+
+        def prepared(i: int) -> _Prepared:
+            if id(contexts[i]) not in seen:
+                seen[id(contexts[i])] = self._prepared(contexts[i], i)
+            return seen[id(contexts[i])]
+
+        def compute(i: int) -> np.ndarray:
+            prep = prepared(i)
+            if prep.error is not None:
+                raise ValueError(prep.error)
+            structures.apply(self.kind, prep.lattice, prep.work, inputs[i], self.atoms_per_cell)
+            return self.compute(prep.work)
+
+        return evaluate_rows(self.name, len(inputs), len(self.output_spec), compute,
+                             lambda i: f"{prepared(i).formula}, input {_short(inputs[i])}")
 
     def _prepared(self, ctx: Any, index: int) -> _Prepared:
         cache = self._cache()
@@ -105,10 +119,11 @@ class PymatgenSource(zoo.KnowledgeSource):
             cache.move_to_end(id(ctx))
             return hit
         structure = as_structure(ctx, index, self.name)
+        formula = structure.composition.reduced_formula
         try:
-            prepared = _Prepared(fp, structure.lattice, self.prepare(structure), None)
+            prepared = _Prepared(fp, structure.lattice, self.prepare(structure), None, formula)
         except Exception as exc:  # noqa: BLE001 - a context that fails is NaN rows
-            prepared = _Prepared(fp, None, None, f"{structure.composition.reduced_formula}: {exc}")
+            prepared = _Prepared(fp, None, None, str(exc), formula)
         cache[id(ctx)] = prepared
         if len(cache) > CACHE_SIZE:
             cache.popitem(last=False)

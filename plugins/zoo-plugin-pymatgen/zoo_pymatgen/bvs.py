@@ -23,12 +23,20 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
-from zoo import ConfigError, Spec
+from zoo import ConfigError
+from zoo_atomistic.quantities import ONE, PER_ATOM, Quantity
 
 from . import __version__, oxidation
 from .base import PymatgenSource
 
-OUTPUTS = ("gii", "bvs", "bvs_deviation")
+#: this source's own outputs (the vocabulary's quantities are energies and forces)
+OUTPUTS = {
+    q.name: q for q in (
+        Quantity("gii", "v.u.", ONE, "global instability index sqrt(mean (BVS - V)^2)"),
+        Quantity("bvs", "v.u.", PER_ATOM, "bond-valence sum of every site (needs n_atoms)"),
+        Quantity("bvs_deviation", "v.u.", PER_ATOM, "BVS minus oxidation state of every site (needs n_atoms)"),
+    )
+}
 
 
 class BondValenceSource(PymatgenSource):
@@ -36,7 +44,7 @@ class BondValenceSource(PymatgenSource):
 
     Options
     -------
-    inputs: see :data:`zoo_pymatgen.structures.INPUTS_HELP`; default ``scale``.
+    inputs: a structural kind of zoo-atomistic's vocabulary; default ``scale``.
     outputs: a name or list of ``gii`` (v.u., the default), ``bvs`` (per site, v.u.) and
         ``bvs_deviation`` (per site BVS - oxidation state); per-site outputs need n_atoms.
     oxidation_states: {element: charge}; without it the structure's own oxidation states,
@@ -44,13 +52,14 @@ class BondValenceSource(PymatgenSource):
     cutoff: neighbour distance in Å (default 8; a neighbour at the cut-off contributes
         exp((R - cutoff)/0.31), so smaller values make small jumps).
     scale_factor: pymatgen's distance scale (1 for experimental structures, ~1.015 for GGA).
-    lower, upper, n_atoms, structure: as for every pymatgen source.
+    lower, upper, n_atoms, atoms_per_cell, structure: as for every pymatgen source.
     """
 
     name = "pymatgen-bvs"
     description = "Bond-valence sums and global instability index of an ionic structure (pymatgen)"
     version = __version__
     default_task = "rocksalt-bvs-lattice"
+    own_outputs = OUTPUTS
 
     def __init__(
         self,
@@ -62,37 +71,17 @@ class BondValenceSource(PymatgenSource):
         lower: Any = None,
         upper: Any = None,
         n_atoms: int | None = None,
+        atoms_per_cell: int = 4,
         structure: str | None = None,
     ):
-        outs = [outputs] if isinstance(outputs, str) else list(outputs)
-        self.options = {
-            "inputs": inputs, "outputs": outs, "oxidation_states": oxidation_states,
-            "cutoff": cutoff, "scale_factor": scale_factor, "lower": lower, "upper": upper,
-            "n_atoms": n_atoms, "structure": structure,
-        }
-        if not outs:
-            raise ConfigError(f"{self.name}: outputs must name at least one of {', '.join(OUTPUTS)}")
-        unknown = [o for o in outs if o not in OUTPUTS]
-        if unknown:
-            raise ConfigError(f"{self.name}: unknown outputs {unknown}; choose from {', '.join(OUTPUTS)}")
-        if any(o != "gii" for o in outs) and not n_atoms:
-            raise ConfigError(f"{self.name}: per-site outputs (bvs, bvs_deviation) need the option "
-                              f"n_atoms (sites per structure)")
-        for key in ("cutoff", "scale_factor"):
-            value = self.options[key]
+        for key, value in (("cutoff", cutoff), ("scale_factor", scale_factor)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{self.name}: {key} must be a positive number, got {value!r}")
-        self.outputs = outs
         self.cutoff, self.scale_factor = float(cutoff), float(scale_factor)
         self.oxidation_states = oxidation.check_option(oxidation_states, self.name)
-        self._init_inputs(inputs, lower, upper, n_atoms, structure)
-        self.n_atoms = int(n_atoms) if n_atoms else None
-        names, units = [], []
-        for o in outs:
-            cols = [o] if o == "gii" else [f"{o}{i}" for i in range(self.n_atoms)]
-            names += cols
-            units += ["v.u."] * len(cols)
-        self.output_spec = Spec(names, units=units)
+        self._init_inputs(inputs, lower, upper, n_atoms, atoms_per_cell, structure)
+        self._init_outputs(outputs)
+        self.n_atoms = self.inputs.n_atoms
         self._guesses: dict[str, dict[str, float]] = {}
 
     def prepare(self, structure: Structure) -> Structure:
@@ -118,7 +107,7 @@ class BondValenceSource(PymatgenSource):
     def compute(self, structure: Structure) -> np.ndarray:
         bvs, valence = self.sums(structure)
         parts = []
-        for o in self.outputs:
+        for o in self.outputs.names:
             if o == "gii":
                 parts.append([np.sqrt(np.mean((bvs - valence) ** 2))])
             elif o == "bvs":

@@ -19,19 +19,18 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
-from zoo import ConfigError, Spec
+from zoo import ConfigError
+from zoo_atomistic.kinds import ATOMS
+from zoo_atomistic.quantities import ONE, Quantity
 
 from . import __version__, oxidation
 from .base import PymatgenSource
 
-#: output name -> units; forces (one column per site and axis) need n_atoms
-OUTPUTS = {
-    "energy": "eV",
-    "energy_per_atom": "eV/atom",
-    "real_space_energy": "eV",
-    "reciprocal_space_energy": "eV",
-    "point_energy": "eV",
-    "forces": "eV/Å",
+#: the Ewald sum's three parts, outputs of this source's own beside the vocabulary's
+PARTS = {
+    name: Quantity(name, "eV", ONE, f"the Ewald sum's {what} part")
+    for name, what in (("real_space_energy", "real-space"), ("reciprocal_space_energy", "reciprocal-space"),
+                       ("point_energy", "point (self-energy)"))
 }
 
 
@@ -40,7 +39,7 @@ class EwaldSource(PymatgenSource):
 
     Options
     -------
-    inputs: see :data:`zoo_pymatgen.structures.INPUTS_HELP`; default ``scale``.
+    inputs: a structural kind of zoo-atomistic's vocabulary; default ``scale``.
     outputs: a name or list of ``energy`` (eV; with ``energy_per_atom`` the default),
         ``energy_per_atom``, ``real_space_energy``, ``reciprocal_space_energy``,
         ``point_energy`` (the three parts of the sum) and ``forces`` (eV/Å, needs n_atoms).
@@ -49,13 +48,15 @@ class EwaldSource(PymatgenSource):
         composition (cached per composition: a guess takes seconds).
     acc_factor, eta, real_space_cut, recip_space_cut: passed to ``EwaldSummation``
         (defaults: pymatgen's choice from the cell, with acc_factor 12).
-    lower, upper, n_atoms, structure: as for every pymatgen source.
+    lower, upper, n_atoms, atoms_per_cell, structure: as for every pymatgen source.
     """
 
     name = "pymatgen-ewald"
     description = "Ewald electrostatic energy and forces of an ionic structure (pymatgen EwaldSummation)"
     version = __version__
     default_task = "rocksalt-lattice-energy"
+    offered_outputs = ("energy", "energy_per_atom", "forces")
+    own_outputs = PARTS
 
     def __init__(
         self,
@@ -69,37 +70,19 @@ class EwaldSource(PymatgenSource):
         lower: Any = None,
         upper: Any = None,
         n_atoms: int | None = None,
+        atoms_per_cell: int = 4,
         structure: str | None = None,
     ):
-        outs = [outputs] if isinstance(outputs, str) else list(outputs)
-        self.options = {
-            "inputs": inputs, "outputs": outs, "oxidation_states": oxidation_states,
-            "acc_factor": acc_factor, "eta": eta, "real_space_cut": real_space_cut,
-            "recip_space_cut": recip_space_cut, "lower": lower, "upper": upper,
-            "n_atoms": n_atoms, "structure": structure,
-        }
-        if not outs:
-            raise ConfigError(f"{self.name}: outputs must name at least one of {', '.join(OUTPUTS)}")
-        unknown = [o for o in outs if o not in OUTPUTS]
-        if unknown:
-            raise ConfigError(f"{self.name}: unknown outputs {unknown}; choose from {', '.join(OUTPUTS)}")
-        if "forces" in outs and not n_atoms:
-            raise ConfigError(f"{self.name}: outputs 'forces' needs the option n_atoms (sites per structure)")
-        for key in ("acc_factor", "eta", "real_space_cut", "recip_space_cut"):
-            value = self.options[key]
+        for key, value in (("acc_factor", acc_factor), ("eta", eta), ("real_space_cut", real_space_cut),
+                           ("recip_space_cut", recip_space_cut)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise ConfigError(f"{self.name}: {key} must be a positive number, got {value!r}")
-        self.outputs = outs
-        self.forces = "forces" in outs
         self.oxidation_states = oxidation.check_option(oxidation_states, self.name)
-        self._init_inputs(inputs, lower, upper, n_atoms, structure)
-        self.n_atoms = int(n_atoms) if n_atoms else None
-        names, units = [], []
-        for o in outs:
-            cols = [f"f{c}{i}" for i in range(self.n_atoms) for c in "xyz"] if o == "forces" else [o]
-            names += cols
-            units += [OUTPUTS[o]] * len(cols)
-        self.output_spec = Spec(names, units=units)
+        self._init_inputs(inputs, lower, upper, n_atoms, atoms_per_cell, structure)
+        self.forces = "forces" in self._init_outputs(outputs).names
+        self.n_atoms = self.inputs.n_atoms
+        self.ewald_options = {"real_space_cut": real_space_cut, "recip_space_cut": recip_space_cut, "eta": eta,
+                              "acc_factor": float(acc_factor)}
         self._guesses: dict[str, dict[str, float]] = {}
 
     def prepare(self, structure: Structure) -> Structure:
@@ -110,22 +93,18 @@ class EwaldSource(PymatgenSource):
         """pymatgen's ``EwaldSummation`` of ``structure`` with this source's settings."""
         from pymatgen.analysis.ewald import EwaldSummation
 
-        opts = self.options
-        return EwaldSummation(
-            structure, real_space_cut=opts["real_space_cut"], recip_space_cut=opts["recip_space_cut"],
-            eta=opts["eta"], acc_factor=float(opts["acc_factor"]), compute_forces=self.forces,
-        )
+        return EwaldSummation(structure, compute_forces=self.forces, **self.ewald_options)
 
     def compute(self, structure: Structure) -> np.ndarray:
         if self.forces and len(structure) != self.n_atoms:
             raise ValueError(f"the structure has {len(structure)} sites, the option n_atoms says {self.n_atoms}")
-        if self._mapping.kind in ("positions", "frac_positions"):
+        if self.kind.group == ATOMS:
             # a lattice input keeps the (checked) fractional coordinates and cannot make two
             # sites meet; positions can
             _check_no_coincident_sites(structure)
         ewald = self.summation(structure)
         parts = []
-        for o in self.outputs:
+        for o in self.outputs.names:
             if o == "energy":
                 parts.append(ewald.total_energy)
             elif o == "energy_per_atom":

@@ -20,7 +20,6 @@ pymatgen's empirical atomic radius, charge), never the Shannon radii.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +36,6 @@ BORN_EXPONENT = {
     "Li": 5, "Na": 7, "K": 9, "Rb": 10, "Cs": 12, "Mg": 7, "Ca": 9, "Sr": 10, "Ba": 12,
     "Ni": 9, "Zn": 9, "Cd": 10, "F": 7, "Cl": 9, "Br": 10, "I": 12, "O": 7, "S": 9, "Se": 10, "Te": 12,
 }
-FEATURES = ("period", "group", "electronegativity", "atomic_radius")
 
 
 @dataclass(frozen=True)
@@ -105,5 +103,6 @@ def feature_matrix(items: list[Compound]) -> np.ndarray:
     return (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
 
 
-#: the first lattice length of :meth:`Compound.primitive` per unit of a
-PRIMITIVE_LENGTH = 1.0 / math.sqrt(2.0)
+#: atoms in the conventional rock-salt cell, whose edge is the lattice constant a: with it,
+#: the vocabulary's lattice_constant of a primitive cell (2 atoms, a^3 / 4) is a itself
+ATOMS_PER_CELL = 8

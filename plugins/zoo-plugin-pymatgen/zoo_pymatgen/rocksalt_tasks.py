@@ -2,7 +2,10 @@
 
 Both learn from element descriptors of 48 AX compounds (:mod:`zoo_pymatgen.ionic`) with a
 handful of labels; the test set is fixed by ``split_seed``, the labelled subset by the run's
-seed.
+seed (:func:`zoo.tasks.split`), ``n_validation`` of the labels held out for
+:meth:`validate`. Both ask their SKS for ``inputs="lattice_constant"`` with
+``atoms_per_cell=8``: the vocabulary's cubic lattice constant of the conventional rock-salt
+cell, the a of the labels, whatever cell the context is (here the 2-site primitive one).
 
 ``rocksalt-bvs-lattice`` (pymatgen-bvs): descriptors -> lattice constant a (Å). Labels: a
 from Shannon's radii. Physics on the unlabelled compounds (no labels): the bond-valence sums
@@ -31,8 +34,9 @@ import torch
 
 import zoo
 from zoo import ConfigError
+from zoo.tasks import mean_over_finite, minibatch, regression_metrics, regression_units, split
 
-from .ionic import PRIMITIVE_LENGTH, compounds, feature_matrix
+from .ionic import ATOMS_PER_CELL, compounds, feature_matrix
 
 #: pymatgen's bond-valence softness (Å), in calculate_bv_sum
 BV_SOFTNESS = 0.31
@@ -44,32 +48,29 @@ A_START = 5.5
 class _RocksaltTask(zoo.Task):
     """Shared data split and network of the rock-salt tasks."""
 
-    def __init__(self, n_labelled: int = 8, test_fraction: float = 0.25, hidden: int = 32, split_seed: int = 0):
+    def __init__(self, n_labelled: int = 8, test_fraction: float = 0.25, hidden: int = 32, split_seed: int = 0,
+                 n_validation: int = 0):
         if isinstance(n_labelled, bool) or not isinstance(n_labelled, int) or n_labelled < 1:
             raise ConfigError(f"{self.name}: n_labelled must be an integer >= 1, got {n_labelled!r}")
-        if not 0 < test_fraction < 1:
-            raise ConfigError(f"{self.name}: test_fraction must be in (0, 1), got {test_fraction}")
+        split(48, n_labelled=n_labelled, seed=0, test_fraction=test_fraction, n_validation=n_validation,
+              what=self.name)  # option errors now, not at set-up
         self.n_labelled, self.test_fraction, self.hidden, self.split_seed = n_labelled, test_fraction, hidden, split_seed
+        self.n_validation = n_validation
 
     def sks_options(self) -> dict[str, Any]:
-        # the contexts are 2-site primitive cells, whose first lattice length is a / sqrt(2);
         # a from 3 to 9 Å covers every compound here with room
-        return {"inputs": "lattice_constant", "lower": 3.0 * PRIMITIVE_LENGTH, "upper": 9.0 * PRIMITIVE_LENGTH}
+        return {"inputs": "lattice_constant", "atoms_per_cell": ATOMS_PER_CELL, "lower": 3.0, "upper": 9.0}
 
-    def split(self, seed: int) -> None:
+    def split_data(self, seed: int) -> None:
         self.items = compounds()
-        n = len(self.items)
-        order = np.random.default_rng(self.split_seed).permutation(n)
-        n_test = int(round(self.test_fraction * n))
-        test, pool = order[:n_test], np.random.default_rng(seed).permutation(order[n_test:])
-        if self.n_labelled > len(pool):
-            raise ConfigError(f"{self.name}: n_labelled={self.n_labelled} > {len(pool)} compounds available")
-        self.lab, self.unlab, self.test = pool[: self.n_labelled], pool[self.n_labelled :], test
+        part = split(len(self.items), n_labelled=self.n_labelled, seed=seed, split_seed=self.split_seed,
+                     test_fraction=self.test_fraction, n_validation=self.n_validation, what=self.name)
+        self.lab, self.val, self.unlab, self.test = part.train, part.validation, part.unlabelled, part.test
         self.x = torch.tensor(feature_matrix(self.items), dtype=torch.float32)
         self.a = torch.tensor([c.a_shannon for c in self.items], dtype=torch.float32)
         self.contexts = [c.primitive() for c in self.items]
-        self._sizes = {"labelled": len(self.lab), "unlabelled": len(self.unlab), "test": len(test),
-                       "compounds": "48 rock-salt AX (alkali halides, AE/Ni/Cd/Zn chalcogenides)"}
+        self.seed = seed
+        self._sizes = {**part.sizes(), "compounds": "48 rock-salt AX (alkali halides, AE/Ni/Cd/Zn chalcogenides)"}
 
     def make_model(self) -> torch.nn.Module:
         return _ScalarNet(self.x.shape[1], self.hidden)
@@ -78,11 +79,25 @@ class _RocksaltTask(zoo.Task):
         return dict(self._sizes)
 
     def sample_inputs(self, n: int, seed: int = 0):
-        """SKS inputs (the primitive cell's length at Shannon's a) of ``n`` training compounds."""
+        """SKS inputs (Shannon's lattice constant) of ``n`` training compounds."""
         pool = np.concatenate([self.unlab, self.lab])
         pick = pool[np.random.default_rng(seed).choice(len(pool), size=min(n, len(pool)), replace=False)]
-        a = np.array([self.items[i].a_shannon for i in pick])
-        return (a * PRIMITIVE_LENGTH)[:, None], [self.contexts[i] for i in pick]
+        return np.array([[self.items[i].a_shannon] for i in pick]), [self.contexts[i] for i in pick]
+
+    def evaluate(self, model) -> dict[str, float]:
+        pred, target = self.predicted(model, self.test)
+        return regression_metrics(pred, target)
+
+    def validate(self, model) -> dict[str, float]:
+        """``val_mae``, ``val_rmse``, ``val_max`` on the ``n_validation`` held-out labels."""
+        if not len(self.val):
+            return {}
+        pred, target = self.predicted(model, self.val)
+        return regression_metrics(pred, target, "val")
+
+    def predicted(self, model, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(prediction, label) of the compounds ``idx``."""
+        raise NotImplementedError
 
 
 class RocksaltBVSLattice(_RocksaltTask):
@@ -94,11 +109,12 @@ class RocksaltBVSLattice(_RocksaltTask):
     defaults = {"estimator": "cge", "steps": 150, "lr": 5e-3,
                 "estimator_options": {"mu": 1e-3, "difference": "forward"}}
     primary_metric = "test_mae"
-    metric_units = {"test_mae": "Å", "test_rmse": "Å", "test_max": "Å"}
+    metric_units = {**regression_units("Å"), **regression_units("Å", "val")}
 
     def __init__(self, n_labelled: int = 8, batch_unlabelled: int = 16, physics_weight: float = 1.0,
-                 calibration: str = "offset", test_fraction: float = 0.25, hidden: int = 32, split_seed: int = 0):
-        super().__init__(n_labelled, test_fraction, hidden, split_seed)
+                 calibration: str = "offset", test_fraction: float = 0.25, hidden: int = 32, split_seed: int = 0,
+                 n_validation: int = 0):
+        super().__init__(n_labelled, test_fraction, hidden, split_seed, n_validation)
         if calibration not in ("offset", "none"):
             raise ConfigError(f"{self.name}: calibration must be 'offset' or 'none', got {calibration!r}")
         self.batch_unlabelled, self.physics_weight, self.calibration = batch_unlabelled, physics_weight, calibration
@@ -113,40 +129,32 @@ class RocksaltBVSLattice(_RocksaltTask):
             raise ConfigError(f"{self.name} needs pymatgen-bvs with inputs='lattice_constant' and output "
                               f"'gii'; got {list(sks.input_spec.names)} -> {list(sks.output_spec.names)}")
         self.col = sks.output_spec.names.index("gii")
-        self.split(seed)
+        self.split_data(seed)
         self.charge = torch.tensor([float(c.charge) for c in self.items])
         self.offset = float(self.a[self.lab].mean())
-        self.seed = seed
 
     def predict(self, model, idx) -> torch.Tensor:
         return self.offset + 0.5 * model(self.x[idx])
+
+    def predicted(self, model, idx):
+        return self.predict(model, idx), self.a[idx]
 
     def loss(self, model, layer, step):
         data = torch.mean((self.predict(model, self.lab) - self.a[self.lab]) ** 2)
         metrics = {"data_mse": data.item()}
         if layer is None or len(self.unlab) == 0:
             return data, metrics
-        b = min(self.batch_unlabelled, len(self.unlab))
-        # the minibatch depends only on (seed, step): the loss is a function of the model
-        batches = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        idx = torch.as_tensor(self.unlab)[torch.randperm(len(self.unlab), generator=batches)[:b]]
+        idx = torch.as_tensor(self.unlab)[minibatch(len(self.unlab), self.batch_unlabelled, self.seed, step)]
         a = self.predict(model, idx)
         if self.calibration == "offset":
             a = a - model.delta
-        gii = layer((a * PRIMITIVE_LENGTH)[:, None], [self.contexts[i] for i in idx.tolist()])[:, self.col]
-        # a query that failed for good (on_failure="skip") is a NaN row: leave it out
-        ok = torch.isfinite(gii)
-        residual = gii[ok] * 2 * BV_SOFTNESS / self.charge[idx][ok]
-        physics = (residual**2).mean() if ok.any() else gii.new_zeros(())
+        gii = layer(a[:, None], [self.contexts[i] for i in idx.tolist()])[:, self.col]
+        # a query that failed for good (on_failure="skip") is a NaN row: out of the loss
+        physics = mean_over_finite(gii * 2 * BV_SOFTNESS / self.charge[idx], torch.square)
         metrics["physics_mse"] = physics.item()
         if self.calibration == "offset":
             metrics["delta"] = model.delta.item()
         return data + self.physics_weight * physics, metrics
-
-    def evaluate(self, model) -> dict[str, float]:
-        err = (self.predict(model, self.test) - self.a[self.test]).abs()
-        return {"test_mae": float(err.mean()), "test_rmse": float(err.pow(2).mean().sqrt()),
-                "test_max": float(err.max())}
 
 
 class RocksaltLatticeEnergy(_RocksaltTask):
@@ -158,7 +166,7 @@ class RocksaltLatticeEnergy(_RocksaltTask):
     defaults = {"estimator": "cge", "steps": 200, "lr": 5e-3,
                 "estimator_options": {"mu": 1e-3, "difference": "forward"}}
     primary_metric = "test_mae"
-    metric_units = {"test_mae": "eV", "test_rmse": "eV", "test_max": "eV"}
+    metric_units = {**regression_units("eV"), **regression_units("eV", "val")}
 
     def sks_options(self) -> dict[str, Any]:
         return {**super().sks_options(), "outputs": ["energy_per_atom"]}
@@ -168,7 +176,7 @@ class RocksaltLatticeEnergy(_RocksaltTask):
             raise ConfigError(f"{self.name} needs pymatgen-ewald with inputs='lattice_constant' and output "
                               f"'energy_per_atom'; got {list(sks.input_spec.names)} -> {list(sks.output_spec.names)}")
         self.sks, self.col = sks, sks.output_spec.names.index("energy_per_atom")
-        self.split(seed)
+        self.split_data(seed)
         self.born = torch.tensor([1.0 - 1.0 / c.born_exponent for c in self.items], dtype=torch.float32)
         self.u = torch.tensor([c.born_lande_energy() for c in self.items], dtype=torch.float32)
         self.a_offset = A_START
@@ -181,30 +189,23 @@ class RocksaltLatticeEnergy(_RocksaltTask):
         """Lattice energy (eV per formula unit) of compounds ``idx``: coupled if ``layer`` given."""
         if layer is None:
             return self.u_offset + self.u_scale * model(self.x[idx])
-        a = self.lattice(model, idx)
-        e_atom = layer((a * PRIMITIVE_LENGTH)[:, None], [self.contexts[i] for i in idx.tolist()])[:, self.col]
+        e_atom = layer(self.lattice(model, idx)[:, None], [self.contexts[i] for i in idx.tolist()])[:, self.col]
         return 2.0 * e_atom * self.born[idx]
 
     def loss(self, model, layer, step):
         model.coupled.fill_(layer is not None)
         lab = torch.as_tensor(self.lab)
-        u = self.energy(model, layer, lab)
-        ok = torch.isfinite(u)  # a query that failed for good (on_failure="skip") is NaN
-        loss = ((u[ok] - self.u[lab][ok]) ** 2).mean() if ok.any() else u.new_zeros(())
+        # a query that failed for good (on_failure="skip") is a NaN row: out of the loss
+        loss = mean_over_finite(self.energy(model, layer, lab) - self.u[lab], torch.square)
         return loss, {"data_mse": loss.item()}
 
-    def evaluate(self, model) -> dict[str, float]:
-        test = torch.as_tensor(self.test)
-        if bool(model.coupled):
-            a = self.lattice(model, test).double().numpy()[:, None] * PRIMITIVE_LENGTH
-            a = np.clip(a, self.sks.input_spec.lower, self.sks.input_spec.upper)
-            e_atom = self.sks(a, [self.contexts[i] for i in self.test])[:, self.col]
-            u = torch.tensor(2.0 * e_atom, dtype=torch.float32) * self.born[test]
-        else:
-            u = self.energy(model, None, test)
-        err = (u - self.u[test]).abs()
-        return {"test_mae": float(err.mean()), "test_rmse": float(err.pow(2).mean().sqrt()),
-                "test_max": float(err.max())}
+    def predicted(self, model, idx):
+        idx = torch.as_tensor(idx)
+        if not bool(model.coupled):
+            return self.energy(model, None, idx), self.u[idx]
+        a = self.sks.input_spec.clip(self.lattice(model, idx).double().numpy()[:, None])  # as the layer clamps
+        e_atom = self.sks(a, [self.contexts[i] for i in idx.tolist()])[:, self.col]
+        return torch.tensor(2.0 * e_atom, dtype=torch.float32) * self.born[idx], self.u[idx]
 
 
 class _ScalarNet(torch.nn.Module):

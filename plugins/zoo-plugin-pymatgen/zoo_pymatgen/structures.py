@@ -1,56 +1,40 @@
-"""Contexts and input mappings: how an input row becomes a pymatgen ``Structure``.
+"""Contexts, and what an input row does to a pymatgen ``Structure``.
 
 Every knowledge source here is "take the context structure, change it according to the
-input row, run a pymatgen analyzer". What the model controls (lattice parameters, a scale,
-a strain, atomic positions) is the ``inputs`` option, shared by all of them.
+input row, run a pymatgen analyzer". What the model controls is the ``inputs`` option, in
+zoo-atomistic's shared vocabulary (:mod:`zoo_atomistic.kinds`): lattice kinds set the
+lattice and keep the fractional coordinates (:mod:`zoo_atomistic.geometry` computes the
+new cell), atoms kinds set the coordinates and keep the lattice. pymatgen computes no pair
+potential, so it takes no potential kinds. Units are Å and degrees.
 
-Lattice inputs keep the fractional coordinates; position inputs keep the lattice. Units are
-ASE's: Å and degrees.
-
-Contexts are pymatgen ``Structure`` objects, or ``ase.Atoms``, converted with
-``pymatgen.io.ase.AseAtomsAdaptor`` (imported only when an Atoms is actually passed, so
-ASE is not a dependency of the plugin).
+Contexts are pymatgen ``Structure`` objects, zoo-atomistic's neutral ``Structure``, or
+``ase.Atoms``, converted with ``pymatgen.io.ase.AseAtomsAdaptor`` (imported only when an
+Atoms is actually passed, so ASE is not a dependency of the plugin).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pymatgen.core import IStructure, Lattice, Structure
 
-from zoo import ConfigError, SKSError, Spec
+from zoo import ConfigError, SKSError
+from zoo_atomistic import Structure as NeutralStructure
+from zoo_atomistic import geometry
+from zoo_atomistic.kinds import ATOMS, KINDS, LATTICE, Inputs, Kind, parse_inputs
 
-VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
-
-#: A row sets the changed part of ``work`` completely from ``ref``, the context's (immutable)
-#: Lattice, and the row: lattice inputs set the lattice and keep the fractional coordinates,
-#: position inputs set the coordinates and keep the lattice. So one scratch copy per
-#: context serves every row, whatever rows came before.
-Apply = Callable[[Lattice, Structure, np.ndarray], None]
+#: the kinds pymatgen honours: every structural one (it has no pair potential)
+HONOURED = tuple(k for k, kind in KINDS.items() if kind.group in (LATTICE, ATOMS))
 
 
-@dataclass(frozen=True)
-class InputMapping:
-    """Names, default bounds and units of the inputs, and how a row changes a structure."""
-
-    kind: str
-    names: tuple[str, ...]
-    lower: tuple[float, ...]
-    upper: tuple[float, ...]
-    units: tuple[str, ...]
-    apply: Apply
-
-    def spec(self, lower: Any = None, upper: Any = None) -> Spec:
-        return Spec(
-            self.names,
-            lower=self.lower if lower is None else lower,
-            upper=self.upper if upper is None else upper,
-            units=self.units,
-        )
+def inputs(value: Any, n_atoms: int | None, who: str) -> Inputs:
+    """The ``inputs`` option resolved: one structural kind of the vocabulary."""
+    resolved = parse_inputs(value, n_atoms=n_atoms, honoured=HONOURED, who=who)
+    if resolved.structural is None or len(resolved.kinds) != 1:
+        raise ConfigError(f"{who}: inputs must be one structural kind ({', '.join(HONOURED)}), got {value!r}")
+    return resolved
 
 
 def checked_lattice(matrix: np.ndarray) -> Lattice:
@@ -72,126 +56,37 @@ def checked_lattice(matrix: np.ndarray) -> Lattice:
     return Lattice(matrix)
 
 
-def _lattice(ref: Lattice, work: Structure, row: np.ndarray) -> None:
-    a, b, c, alpha, beta, gamma = row
-    if min(a, b, c) <= 0:
-        raise ValueError(f"lattice lengths must be positive, got {a, b, c}")
-    ca, cb, cg = np.cos(np.radians([alpha, beta, gamma]))
-    # V = abc * sqrt(1 - ca^2 - cb^2 - cg^2 + 2 ca cb cg): zero or imaginary for angles that
-    # close no cell (e.g. alpha + beta < gamma); from_parameters would clamp them silently
-    if 1 - ca**2 - cb**2 - cg**2 + 2 * ca * cb * cg <= 1e-12:
-        raise ValueError(f"the angles {alpha, beta, gamma} close no cell")
-    work.lattice = checked_lattice(Lattice.from_parameters(a, b, c, alpha, beta, gamma).matrix)
-
-
-def _scale_rows(ref: Lattice, work: Structure, factors: np.ndarray | float) -> None:
-    # a scalar scales every vector; an array of three scales each (row) vector
-    f = factors if np.isscalar(factors) else np.asarray(factors)[:, None]
-    work.lattice = checked_lattice(ref.matrix * f)
-
-
-def _lattice_abc(ref: Lattice, work: Structure, row: np.ndarray) -> None:
-    # scaling each lattice vector keeps the angles and the orientation exactly
-    _scale_rows(ref, work, row / np.asarray(ref.abc))
-
-
-def _lattice_ac(ref: Lattice, work: Structure, row: np.ndarray) -> None:
-    a0, _, c0 = ref.abc
-    f_a, f_c = row[0] / a0, row[1] / c0
-    _scale_rows(ref, work, np.array([f_a, f_a, f_c]))
-
-
-def _lattice_constant(ref: Lattice, work: Structure, row: np.ndarray) -> None:
-    _scale_rows(ref, work, float(row[0]) / ref.a)
-
-
-def _scale(ref: Lattice, work: Structure, row: np.ndarray) -> None:
-    _scale_rows(ref, work, float(row[0]))
-
-
-def _strain(ref: Lattice, work: Structure, row: np.ndarray) -> None:
-    # Voigt engineering strain (e_xx, e_yy, e_zz, g_yz, g_xz, g_xy), as zoo-plugin-ase applies
-    # it to an ASE cell (rows are lattice vectors in both libraries): dE/de = V * sigma
-    exx, eyy, ezz, gyz, gxz, gxy = row
-    eps = np.array([[exx, gxy / 2, gxz / 2], [gxy / 2, eyy, gyz / 2], [gxz / 2, gyz / 2, ezz]])
-    work.lattice = checked_lattice(ref.matrix @ (np.eye(3) + eps))
-
-
-def _set_frac(work: Structure, frac: np.ndarray) -> None:
+def apply(kind: Kind, ref: Lattice, work: Structure, values: np.ndarray, atoms_per_cell: int) -> None:
+    """Set the changed part of ``work`` completely from ``ref``, the context's (immutable)
+    Lattice, and the row's ``values``: a lattice kind sets the lattice (fractional
+    coordinates kept), an atoms kind the coordinates (lattice kept). So one scratch copy
+    per context serves every row, whatever rows came before."""
+    if kind.group == LATTICE:
+        cell = geometry.cells(kind.name, values[None], ref.matrix, len(work), atoms_per_cell)[0]
+        if not np.all(np.isfinite(cell)) and np.all(np.isfinite(values)):
+            raise ValueError(f"inputs {kind.name} {np.round(values, 6).tolist()} close no cell")
+        work.lattice = checked_lattice(cell)
+        return
+    xyz = np.asarray(values, dtype=np.float64).reshape(-1, 3)
+    frac = xyz if kind.name == "frac_positions" else ref.get_fractional_coords(xyz)
     if len(frac) != len(work):
         raise ValueError(f"the input row has {len(frac)} positions for {len(work)} sites")
     for site, f in zip(work, frac):
         site.frac_coords = f
 
 
-def _frac_positions(ref: Lattice, work: Structure, row: np.ndarray) -> None:
-    _set_frac(work, row.reshape(-1, 3))
-
-
-def _positions(ref: Lattice, work: Structure, row: np.ndarray) -> None:
-    _set_frac(work, ref.get_fractional_coords(row.reshape(-1, 3)))
-
-
-#: lattice lengths (Å) and angles (degrees) the defaults allow: lengths wide enough for any
-#: small cell, narrow enough that an XRD pattern at the bound has a few thousand
-#: reflections; every angle triple in [60, 115]^3 closes a cell (any two sum to more than
-#: the third, all three to less than 360), so no query inside the box is degenerate. Pass
-#: ``upper`` for hexagonal gamma = 120 (or use ``lattice_abc``, which keeps the angles).
-LENGTH, ANGLE = (1.5, 15.0), (60.0, 115.0)
-
-
-def input_mapping(kind: str, n_atoms: int | None = None) -> InputMapping:
-    """The input mapping called ``kind``; the position kinds need ``n_atoms``."""
-    if kind == "lattice":
-        names = ("a", "b", "c", "alpha", "beta", "gamma")
-        return InputMapping(kind, names, (LENGTH[0],) * 3 + (ANGLE[0],) * 3,
-                            (LENGTH[1],) * 3 + (ANGLE[1],) * 3, ("Å",) * 3 + ("deg",) * 3, _lattice)
-    if kind == "lattice_abc":
-        return InputMapping(kind, ("a", "b", "c"), (LENGTH[0],) * 3, (LENGTH[1],) * 3, ("Å",) * 3, _lattice_abc)
-    if kind == "lattice_ac":
-        return InputMapping(kind, ("a", "c"), (LENGTH[0],) * 2, (LENGTH[1],) * 2, ("Å",) * 2, _lattice_ac)
-    if kind == "lattice_constant":
-        return InputMapping(kind, ("a",), (LENGTH[0],), (LENGTH[1],), ("Å",), _lattice_constant)
-    if kind == "scale":
-        return InputMapping(kind, ("scale",), (0.5,), (1.5,), ("",), _scale)
-    if kind == "strain":
-        names = ("e_xx", "e_yy", "e_zz", "g_yz", "g_xz", "g_xy")
-        return InputMapping(kind, names, (-0.2,) * 6, (0.2,) * 6, ("",) * 6, _strain)
-    if kind in ("frac_positions", "positions"):
-        if not n_atoms or int(n_atoms) < 1:
-            raise ConfigError(f"inputs={kind!r} needs the option n_atoms (sites per structure)")
-        n = int(n_atoms)
-        prefix = "f" if kind == "frac_positions" else ""
-        names = tuple(f"{prefix}{c}{i}" for i in range(n) for c in "xyz")
-        unit = "" if kind == "frac_positions" else "Å"
-        fn = _frac_positions if kind == "frac_positions" else _positions
-        return InputMapping(kind, names, (-np.inf,) * 3 * n, (np.inf,) * 3 * n, (unit,) * 3 * n, fn)
-    raise ConfigError(f"unknown inputs {kind!r}; choose one of {', '.join(INPUTS)}")
-
-
-INPUTS = ("lattice", "lattice_abc", "lattice_ac", "lattice_constant", "scale", "strain",
-          "frac_positions", "positions")
-
-INPUTS_HELP = """\
-inputs: what the input row sets, keeping the rest of the context structure:
-    ``lattice``          (a, b, c, alpha, beta, gamma) in Å and degrees; fractional
-                         coordinates kept
-    ``lattice_abc``      (a, b, c): each lattice vector scaled, angles kept
-    ``lattice_ac``       (a, c): a and b scaled together (b/a kept), c on its own; for
-                         tetragonal and hexagonal cells
-    ``lattice_constant`` (a,): isotropic scaling so that the first lattice length is a
-    ``scale``            isotropic factor on the lattice vectors
-    ``strain``           Voigt engineering strain (e_xx, e_yy, e_zz, g_yz, g_xz, g_xy)
-    ``frac_positions``   fractional coordinates of every site (needs n_atoms)
-    ``positions``        Cartesian coordinates in Å of every site (needs n_atoms)"""
-
-
 def as_structure(ctx: Any, index: int, who: str) -> Structure:
-    """A context as a pymatgen ``Structure`` (ase.Atoms converted); raises SKSError otherwise."""
+    """A context as a pymatgen ``Structure`` (zoo-atomistic's neutral Structure and
+    ase.Atoms converted); raises SKSError otherwise."""
     if isinstance(ctx, Structure):
         return ctx
     if isinstance(ctx, IStructure):
         return Structure.from_sites(list(ctx), charge=ctx.charge)
+    if isinstance(ctx, NeutralStructure):
+        if not all(ctx.pbc):
+            raise SKSError(f"{who}: context {index} is not periodic in all directions (pbc={list(ctx.pbc)}); "
+                           f"pymatgen's analyzers take periodic structures")
+        return Structure(Lattice(ctx.cell), list(ctx.symbols), ctx.positions, coords_are_cartesian=True)
     if type(ctx).__module__.split(".")[0] == "ase" and type(ctx).__name__ == "Atoms":
         from pymatgen.io.ase import AseAtomsAdaptor  # only when an Atoms is actually passed
 
@@ -229,6 +124,8 @@ def fingerprint(ctx: Any) -> tuple:
         return (type(ctx).__name__, ctx.lattice.matrix.tobytes(),
                 b"".join(site.frac_coords.tobytes() for site in ctx),
                 tuple(site.species for site in ctx), ctx.charge)
+    if isinstance(ctx, NeutralStructure):  # immutable: its bytes say all
+        return ("NeutralStructure", ctx.key())
     if type(ctx).__module__.split(".")[0] == "ase" and type(ctx).__name__ == "Atoms":
         return ("Atoms", ctx.cell.array.tobytes(), ctx.positions.tobytes(), ctx.numbers.tobytes(),
                 ctx.pbc.tobytes(), ctx.get_initial_charges().tobytes(), ctx.get_initial_magnetic_moments().tobytes())
@@ -251,6 +148,8 @@ def context_bytes(ctx: Any) -> bytes:
         if props:  # e.g. U_cif displacements, which XRDCalculator reads
             parts.append(pickle.dumps(sorted(props.items()), protocol=4))
         return b"\0".join(parts)
+    if isinstance(ctx, NeutralStructure):
+        return ctx.key()
     if type(ctx).__module__.split(".")[0] == "ase" and type(ctx).__name__ == "Atoms":
         return b"\0".join([b"Atoms", *(bytes(v) for v in fingerprint(ctx)[1:])])
     return pickle.dumps(ctx, protocol=4)

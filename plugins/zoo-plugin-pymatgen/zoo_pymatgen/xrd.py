@@ -87,8 +87,9 @@ class XRDSource(PymatgenSource):
 
     Options
     -------
-    inputs: see :data:`zoo_pymatgen.structures.INPUTS_HELP`; default ``lattice``
-        (a, b, c, alpha, beta, gamma in Å and degrees, fractional coordinates kept).
+    inputs: a structural kind of zoo-atomistic's vocabulary; default ``lattice_parameters``
+        (a, b, c, alpha, beta, gamma in Å and degrees, fractional coordinates kept);
+        ``lattice_lengths`` (a, c) for tetragonal and hexagonal cells.
     two_theta_min, two_theta_max: the grid's range in degrees (default 10 to 90).
     n_points or step: grid points, or spacing in degrees (default step 0.1).
     fwhm: full width at half maximum of the Gaussian peaks, in degrees (default 0.3). Keep
@@ -103,8 +104,10 @@ class XRDSource(PymatgenSource):
         cell first, which jumps as the lattice changes, so leave it 0 (default) for
         training.
     debye_waller_factors: {element: B in Å^2}, passed to ``XRDCalculator``.
-    lower, upper: input bounds, overriding the defaults of ``inputs``.
+    lower, upper: input bounds, overriding the vocabulary's defaults: a number, a list or a
+        table ``{name: bound}``.
     n_atoms: sites per structure, for the position inputs.
+    atoms_per_cell: atoms in the conventional cell ``lattice_constant`` refers to.
     structure: a structure file used when no contexts are given.
     """
 
@@ -115,7 +118,7 @@ class XRDSource(PymatgenSource):
 
     def __init__(
         self,
-        inputs: str = "lattice",
+        inputs: str = "lattice_parameters",
         two_theta_min: float = 10.0,
         two_theta_max: float = 90.0,
         n_points: int | None = None,
@@ -128,17 +131,11 @@ class XRDSource(PymatgenSource):
         lower: Any = None,
         upper: Any = None,
         n_atoms: int | None = None,
+        atoms_per_cell: int = 4,
         structure: str | None = None,
     ):
         from pymatgen.analysis.diffraction.xrd import WAVELENGTHS, XRDCalculator
 
-        self.options = {
-            "inputs": inputs, "two_theta_min": two_theta_min, "two_theta_max": two_theta_max,
-            "n_points": n_points, "step": step, "fwhm": fwhm, "wavelength": wavelength,
-            "normalization": normalization, "symprec": symprec,
-            "debye_waller_factors": debye_waller_factors, "lower": lower, "upper": upper,
-            "n_atoms": n_atoms, "structure": structure,
-        }
         self.grid = two_theta_grid(float(two_theta_min), float(two_theta_max), n_points, step)
         if not (isinstance(fwhm, (int, float)) and fwhm > 0):
             raise ConfigError(f"{self.name}: fwhm must be > 0 degrees, got {fwhm!r}")
@@ -159,7 +156,7 @@ class XRDSource(PymatgenSource):
         dw = dict(debye_waller_factors or {})
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in dw.values()):
             raise ConfigError(f"{self.name}: debye_waller_factors must map elements to B >= 0 (Å^2), got {dw}")
-        self._init_inputs(inputs, lower, upper, n_atoms, structure)
+        self._init_inputs(inputs, lower, upper, n_atoms, atoms_per_cell, structure)
         # XRDCalculator keeps the float wavelength, or the line name's value
         self.calculator = XRDCalculator(
             wavelength=float(wavelength) if not isinstance(wavelength, str) else wavelength,

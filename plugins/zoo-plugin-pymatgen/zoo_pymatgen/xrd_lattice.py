@@ -13,7 +13,12 @@ are only measured (unlabelled).
 Data: seven structure types (four cubic, three tetragonal, :mod:`zoo_pymatgen.prototypes`)
 with lattices drawn around their reference values (a within +/- ``spread``, c/a within
 +/- 4 % for the tetragonal ones; c = a for cubic), patterns from pymatgen with Gaussian
-noise of ``noise`` x the pattern's maximum. All generated in code from ``seed``.
+noise of ``noise`` x the pattern's maximum. All generated in code from ``data_seed``, which
+also fixes the ``n_test`` test patterns (:func:`zoo.tasks.split`); the run's seed picks the
+labelled ones, ``n_validation`` of them held out for :meth:`validate`.
+
+The SKS input is zoo-atomistic's ``lattice_lengths``: the lengths (a, c) of a tetragonal
+cell, a and b scaled together.
 
 The pattern term compares cumulative patterns, F(t) = integral of y up to t, by their mean
 squared difference (a Cramer-type distance). Unlike a point-by-point difference it does not
@@ -34,6 +39,7 @@ import torch
 
 import zoo
 from zoo import ConfigError
+from zoo.tasks import mean_over_finite, minibatch, regression_metrics, regression_units, split
 
 from .prototypes import PROTOTYPES
 
@@ -53,7 +59,7 @@ class XRDLattice(zoo.Task):
     defaults = {"estimator": "cge", "steps": 120, "lr": 1e-2, "eval_every": 10,
                 "estimator_options": {"mu": 1e-4, "difference": "forward"}}
     primary_metric = "test_mae"
-    metric_units = {"test_mae": "Å", "test_rmse": "Å", "test_mae_a": "Å", "test_mae_c": "Å"}
+    metric_units = {**regression_units("Å"), **regression_units("Å", "val"), "test_mae_a": "Å", "test_mae_c": "Å"}
 
     def __init__(
         self,
@@ -66,6 +72,7 @@ class XRDLattice(zoo.Task):
         noise: float = 0.01,
         hidden: int = 64,
         data_seed: int = 0,
+        n_validation: int = 0,
     ):
         for key, value, least in (("n_labelled", n_labelled, 1), ("n_unlabelled", n_unlabelled, 0),
                                   ("n_test", n_test, 1), ("batch_unlabelled", batch_unlabelled, 1),
@@ -79,20 +86,43 @@ class XRDLattice(zoo.Task):
         self.n_labelled, self.n_unlabelled, self.n_test = n_labelled, n_unlabelled, n_test
         self.batch_unlabelled, self.pattern_weight = batch_unlabelled, float(pattern_weight)
         self.spread, self.noise, self.hidden, self.data_seed = float(spread), float(noise), hidden, data_seed
+        if isinstance(n_validation, bool) or not isinstance(n_validation, int) or not 0 <= n_validation < n_labelled:
+            raise ConfigError(f"xrd-lattice: n_validation must be from 0 to n_labelled - 1, got {n_validation!r}")
+        self.n_validation = n_validation
 
     def sks_options(self) -> dict[str, Any]:
-        return {"inputs": "lattice_ac", "normalization": "area", "lower": 2.0, "upper": 6.5, **GRID}
+        return {"inputs": "lattice_lengths", "normalization": "area", "lower": 2.0, "upper": 6.5, **GRID}
 
     def setup(self, sks, seed: int) -> None:
         if sks.input_spec.names != ("a", "c") or getattr(sks, "normalization", None) != "area":
             raise ConfigError(
-                f"xrd-lattice needs pymatgen-xrd with inputs='lattice_ac' and normalization='area'; "
+                f"xrd-lattice needs pymatgen-xrd with inputs='lattice_lengths' and normalization='area'; "
                 f"{sks.name} has inputs {list(sks.input_spec.names)}"
             )
-        self.sks = sks
+        self.sks, self.seed = sks, seed
         self.step_deg = float(sks.step)
+        kinds, lattice, noisy = self._patterns(sks)
+        n = len(kinds)
+        part = split(n, n_labelled=self.n_labelled, seed=seed, split_seed=self.data_seed,
+                     test_fraction=self.n_test / n, n_validation=self.n_validation, what=self.name)
+        onehot = np.eye(len(PROTOTYPES))[kinds]
+        ref = np.array([[PROTOTYPES[k].a, PROTOTYPES[k].c] for k in kinds])
+        # the network reads the pattern scaled to its maximum (plus the phase), and predicts
+        # (a, c) as relative changes of the phase's reference lattice
+        x = np.hstack([noisy / noisy.max(axis=1, keepdims=True), onehot])
+        t = lambda arr: torch.tensor(arr, dtype=torch.float32)  # noqa: E731
+        self.x, self.ref, self.lattice = t(x), t(ref), t(lattice)
+        self.cubic = torch.tensor([not PROTOTYPES[k].tetragonal for k in kinds])
+        self.cdf_obs = t(np.cumsum(noisy, axis=1) * self.step_deg)
+        self.lab, self.val, self.unlab, self.test = (
+            torch.as_tensor(i, dtype=torch.long) for i in (part.train, part.validation, part.unlabelled, part.test)
+        )
+        self._sizes = {**part.sizes(), "prototypes": [p.name for p in PROTOTYPES], "pattern_points": noisy.shape[1],
+                       "data": "pymatgen XRDCalculator patterns (CuKa), generated from data_seed"}
+
+    def _patterns(self, sks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(phase, lattice (a, c), noisy pattern) of every sample, drawn from ``data_seed``."""
         n = self.n_labelled + self.n_unlabelled + self.n_test
-        # the test set depends only on data_seed; seed reshuffles which of the rest are labelled
         rng = np.random.default_rng(self.data_seed)
         kinds = np.arange(n) % len(PROTOTYPES)
         rng.shuffle(kinds)
@@ -109,23 +139,7 @@ class XRDLattice(zoo.Task):
         if not np.all(np.isfinite(clean)):
             raise ConfigError("xrd-lattice: the SKS failed on some of the task's own patterns")
         noisy = clean + self.noise * clean.max(axis=1, keepdims=True) * rng.standard_normal(clean.shape)
-        test = np.arange(n - self.n_test, n)
-        pool = np.random.default_rng(seed).permutation(n - self.n_test)
-        lab, unlab = pool[: self.n_labelled], pool[self.n_labelled :]
-        onehot = np.eye(len(PROTOTYPES))[kinds]
-        ref = np.array([[PROTOTYPES[k].a, PROTOTYPES[k].c] for k in kinds])
-        # the network reads the pattern scaled to its maximum (plus the phase), and predicts
-        # (a, c) as relative changes of the phase's reference lattice
-        x = np.hstack([noisy / noisy.max(axis=1, keepdims=True), onehot])
-        t = lambda arr: torch.tensor(arr, dtype=torch.float32)  # noqa: E731
-        self.x, self.ref, self.lattice = t(x), t(ref), t(lattice)
-        self.cubic = torch.tensor([not PROTOTYPES[k].tetragonal for k in kinds])
-        self.cdf_obs = t(np.cumsum(noisy, axis=1) * self.step_deg)
-        self.lab, self.unlab, self.test = (torch.as_tensor(i, dtype=torch.long) for i in (lab, unlab, test))
-        self.seed = seed
-        self._sizes = {"labelled": len(lab), "unlabelled": len(unlab), "test": len(test),
-                       "prototypes": [p.name for p in PROTOTYPES], "pattern_points": clean.shape[1],
-                       "data": "pymatgen XRDCalculator patterns (CuKa), generated from data_seed"}
+        return kinds, lattice, noisy
 
     def make_model(self) -> torch.nn.Module:
         return _LatticeNet(self.x.shape[1], self.hidden)
@@ -141,15 +155,11 @@ class XRDLattice(zoo.Task):
         metrics = {"data_mse": data.item()}
         if layer is None or len(self.unlab) == 0:
             return data, metrics
-        b = min(self.batch_unlabelled, len(self.unlab))
-        # the minibatch depends only on (seed, step): the loss is a function of the model
-        batches = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        idx = self.unlab[torch.randperm(len(self.unlab), generator=batches)[:b]]
+        idx = self.unlab[minibatch(len(self.unlab), self.batch_unlabelled, self.seed, step)]
         y = layer(self.predict(model, idx), [self.contexts[i] for i in idx.tolist()])
         cdf = torch.cumsum(y, dim=1) * self.step_deg
-        # a query that failed for good (on_failure="skip") is a NaN row: leave it out
-        ok = torch.isfinite(cdf).all(dim=1)
-        pattern = ((cdf[ok] - self.cdf_obs[idx][ok]) ** 2).mean() if ok.any() else cdf.new_zeros(())
+        # a query that failed for good (on_failure="skip") is a NaN row: out of the loss
+        pattern = mean_over_finite(cdf - self.cdf_obs[idx], lambda d: (d**2).mean(dim=1))
         metrics["pattern_loss"] = pattern.item()
         return data + self.pattern_weight * pattern, metrics
 
@@ -161,13 +171,16 @@ class XRDLattice(zoo.Task):
         return self.lattice[idx].double().numpy(), [self.contexts[i] for i in idx.tolist()]
 
     def evaluate(self, model) -> dict[str, float]:
-        err = (self.predict(model, self.test) - self.lattice[self.test]).abs()
-        return {
-            "test_mae": float(err.mean()),
-            "test_rmse": float(err.pow(2).mean().sqrt()),
-            "test_mae_a": float(err[:, 0].mean()),
-            "test_mae_c": float(err[:, 1].mean()),
-        }
+        pred, target = self.predict(model, self.test), self.lattice[self.test]
+        err = (pred - target).abs()
+        return {**regression_metrics(pred, target), "test_mae_a": float(err[:, 0].mean()),
+                "test_mae_c": float(err[:, 1].mean())}
+
+    def validate(self, model) -> dict[str, float]:
+        """``val_mae``, ``val_rmse``, ``val_max`` (Å, a and c) on the held-out labelled patterns."""
+        if not len(self.val):
+            return {}
+        return regression_metrics(self.predict(model, self.val), self.lattice[self.val], "val")
 
     def describe_data(self) -> dict[str, Any]:
         return dict(self._sizes)
