@@ -16,8 +16,8 @@ and its data-only twin on the same labels, from the same seed):
   the pressures computed by LAMMPS (``morse/smooth/linear``, one ``lmp`` process per step),
   fitted to EMT pressures. Variants: data-only; hybrid CGE (forward, mu 1e-3); hybrid RGE
   (q = 1: a third of CGE's gradient queries); "exact": LAMMPS gives no derivative of the
-  pressure with respect to alpha or r0 (only the energy scale's, P/D0), so a central CGE
-  at mu 1e-5 stands in, as above.
+  pressure with respect to r0 or rho0 (only the energy scale's, P/epsilon), so a central
+  CGE at mu 1e-5 stands in, as above.
 * ``xrd-lattice`` (case study 2, pymatgen-xrd, d = 2): powder pattern -> (a, c), a
   pattern-matching term on unlabelled patterns. Variants: data-only; hybrid CGE (forward,
   mu 1e-4 Å, the task's default); hybrid RGE (q = 1, forward, mu 1e-4: half of CGE's
