@@ -30,7 +30,7 @@ def sks():
 
 @pytest.fixture(scope="module")
 def data(sks):
-    return T.Dataset(T.make_structures(2, seed=7), sks)
+    return T.Dataset(T.make_structures(2, seed=7))
 
 
 def test_structures_are_rattled_alloys_with_d_96(data):
@@ -128,19 +128,19 @@ def test_morse_surrogate_matches_a_direct_pair_sum_and_vanishes_on_a_perfect_lat
 
 
 def _setup(sks, data):
-    test = T.Dataset(T.make_structures(1, seed=9), sks)
+    test = T.Dataset(T.make_structures(1, seed=9))
     return bench.Setup(sks, data, test, T.MorseSurrogate(), morse_queries=64, morse_fit_error=0.0)
 
 
 def test_benchmark_charges_queries_honestly_and_the_oracle_learns(sks, data):
     s = _setup(sks, data)
     variants = {v.key: v for v in bench.VARIANTS}
-    exact = bench.run(variants["exact"], 0, s, budget=10**6, max_steps=15, lr=0.01)
-    assert [q for q, _, _ in exact["curve"]] == [2 * k for k in range(16)]  # 1 query per row per step
+    exact = bench.run(variants["exact"], 0, s, budget=10**6, max_steps=10, lr=bench.LR)
+    assert [q for q, _, _ in exact["curve"]] == [2 * k for k in range(11)]  # 1 query per row per step
     assert exact["train_energy_per_atom"][-1] < exact["train_energy_per_atom"][0] - 0.01
     assert exact["curve"][-1][1] < exact["curve"][0][1]  # the held-out structure relaxes too
     # per step and row: forward 1 + q (RGE), 1 + 96 (forward CGE); CV adds its fit at query 0;
     # full-ZO: (1 + q) loss evaluations of both rows
     for key, first, per_step in (("rge4", 0, 2 * 5), ("cge", 0, 2 * 97), ("cv4", 64, 2 * 5), ("fullzo16", 0, 2 * 17)):
-        r = bench.run(variants[key], 0, s, budget=10**6, max_steps=2, lr=0.01)
+        r = bench.run(variants[key], 0, s, budget=10**6, max_steps=2, lr=bench.LR)
         assert [q for q, _, _ in r["curve"]] == [first, first + per_step, first + 2 * per_step], key
