@@ -23,8 +23,13 @@ python="${PYTHON:-python3}"
 cpu_index="${ZOO_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
 stamp="$venv/zoo-setup.stamp"
 
+# Dependencies first: pip (23.x) resolves a local editable project's requirement on another
+# local project only if that one came earlier on the command line (pypa/pip#8785), so the
+# core, then the shared zoo-atomistic, then the plugins that depend on them.
 projects=("$here")
+[ -f "$here/plugins/zoo-atomistic/pyproject.toml" ] && projects+=("$here/plugins/zoo-atomistic")
 for plugin in "$here"/plugins/*/; do
+    [ "${plugin%/}" = "$here/plugins/zoo-atomistic" ] && continue
     [ -f "$plugin/pyproject.toml" ] && projects+=("${plugin%/}")
 done
 
