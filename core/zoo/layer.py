@@ -67,6 +67,22 @@ class SKSLayer(torch.nn.Module):
         A :class:`zoo.cache.Cache` (or a path to one): queries answered before are not sent.
     policy:
         A :class:`zoo.evaluation.FailurePolicy`: retries, skip/penalty/abort, timeout.
+
+    Raises
+    ------
+    ConfigError
+        An unknown ``out_of_bounds``, an estimator whose per-input ``mu`` does not have one
+        step per SKS input, or an unknown registered name.
+
+    Examples
+    --------
+    >>> import torch, zoo
+    >>> sks = zoo.FunctionSource(lambda x: x**2, ["x"], ["y"])
+    >>> layer = zoo.SKSLayer(sks, estimator=zoo.estimator("cge", mu=1e-4))
+    >>> z = torch.tensor([[3.0]], dtype=torch.float64, requires_grad=True)
+    >>> layer(z).sum().backward()
+    >>> round(z.grad.item(), 6)    # d(x^2)/dx at 3, by central differences
+    6.0
     """
 
     def __init__(
@@ -102,6 +118,28 @@ class SKSLayer(torch.nn.Module):
         self.nan_gradient_rows = 0
 
     def forward(self, z: torch.Tensor, contexts: Sequence[Any] | None = None) -> torch.Tensor:
+        """Run the SKS on the rows of ``z``; its backward asks the estimator.
+
+        Parameters
+        ----------
+        z
+            A floating (batch, d_in) tensor in the SKS's input order (float32 is fine: the
+            SKS runs in float64 and the result comes back in ``z``'s dtype and device).
+        contexts
+            A length-batch sequence of per-row fixed data, or None.
+
+        Returns
+        -------
+        torch.Tensor
+            (batch, d_out) in ``z``'s dtype; a row whose query failed for good is NaN (drop
+            it from the loss: :func:`zoo.tasks.finite_rows`).
+
+        Raises
+        ------
+        ConfigError
+            ``z`` is not a real floating tensor of shape (batch, d_in), or the contexts do
+            not match the rows.
+        """
         if not isinstance(z, torch.Tensor) or not (z.is_floating_point() or z.is_complex()):
             # an integer output would silently truncate the SKS's values (int [[1],[3]]
             # through x*0.5+0.25 gives [[0],[1]]), and integers carry no gradient anyway

@@ -81,6 +81,31 @@ def registered(kind: str) -> dict[str, Registration]:
 
     A name that two plugins register is left out (see :func:`clashes`): it would be a guess
     which one a user means, and one clash must not take every other name down with it.
+
+    Parameters
+    ----------
+    kind
+        ``"sks"``, ``"estimators"``, ``"schedulers"``, ``"executors"`` or ``"tasks"`` (as
+        ``zoo list KIND`` spells them).
+
+    Returns
+    -------
+    dict
+        ``{name: Registration}`` sorted by name; a registration has ``name``, ``cls``,
+        ``plugin`` and ``description``.
+
+    Raises
+    ------
+    UnknownNameError
+        ``kind`` is none of those.
+
+    Examples
+    --------
+    >>> import zoo
+    >>> "cge" in zoo.registered("estimators")
+    True
+    >>> zoo.registered("estimators")["cge"].plugin
+    'estimators'
     """
     return dict(sorted(_collect(kind)[0].items()))
 
@@ -148,25 +173,80 @@ def create(kind: str, name: str, /, **options: Any) -> Any:
 
 
 def knowledge_source(name: str, /, **options: Any) -> Any:
-    """Build a registered knowledge source by name, e.g. ``knowledge_source("ase-emt")``."""
+    """Build a registered knowledge source by name, e.g. ``knowledge_source("ase-emt")``.
+
+    Parameters
+    ----------
+    name
+        A name ``zoo list sks`` shows.
+    **options
+        The source's options (its constructor's keyword arguments).
+
+    Returns
+    -------
+    KnowledgeSource
+        The built source.
+
+    Raises
+    ------
+    UnknownNameError
+        No installed plugin registers ``name`` (the message lists the known names and the
+        closest one).
+    ConfigError
+        An option the source does not accept (the message lists those it does), or a value
+        it cannot take.
+    PluginError
+        Two plugins register ``name``, or the class is abstract.
+
+    Examples
+    --------
+    >>> import zoo
+    >>> sks = zoo.knowledge_source("ase-emt", outputs=["pressure"])    # doctest: +SKIP
+    """
     return create("sks", name, **options)
 
 
 def estimator(name: str, /, **options: Any) -> Any:
-    """Build a registered estimator by name, e.g. ``estimator("rge", q=16, mu=1e-3)``."""
+    """Build a registered estimator by name, e.g. ``estimator("rge", q=16, mu=1e-3)``.
+
+    Options, errors and the lookup are those of :func:`knowledge_source`; ``mu`` may be one
+    number, a list with one step per SKS input, or a fraction of each input's bound width
+    with ``relative_mu=True``.
+
+    Examples
+    --------
+    >>> import zoo
+    >>> zoo.estimator("cge", mu=[1e-3, 0.1], difference="forward").queries_per_sample(2)
+    2
+    """
     return create("estimators", name, **options)
 
 
 def scheduler(name: str, /, **options: Any) -> Any:
-    """Build a registered schedule by name, e.g. ``scheduler("cosine", final=0.1)``."""
+    """Build a registered schedule by name, e.g. ``scheduler("cosine", final=0.1)``.
+
+    Options, errors and the lookup are those of :func:`knowledge_source`.
+
+    Examples
+    --------
+    >>> import zoo
+    >>> zoo.scheduler("cosine", final=0.1).factor(100, 100)
+    0.1
+    """
     return create("schedulers", name, **options)
 
 
 def executor(name: str, /, **options: Any) -> Any:
-    """Build a registered executor by name, e.g. ``executor("serial")``."""
+    """Build a registered executor by name, e.g. ``executor("processes", workers=2)``.
+
+    Options, errors and the lookup are those of :func:`knowledge_source`.
+    """
     return create("executors", name, **options)
 
 
 def task(name: str, /, **options: Any) -> Any:
-    """Build a registered task by name."""
+    """Build a registered task by name, e.g. ``task("fit", data="table.csv")``.
+
+    Options, errors and the lookup are those of :func:`knowledge_source`.
+    """
     return create("tasks", name, **options)

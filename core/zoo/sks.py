@@ -20,8 +20,29 @@ from .errors import ConfigError
 class Spec:
     """Names, bounds and units of a knowledge source's inputs or outputs.
 
-    ``Spec(["a"], lower=[3.0], upper=[5.0], units=["Å"])``. Bounds default to +/-inf; a
-    scalar bound applies to every entry. Estimators keep every query inside the bounds.
+    Estimators keep every query inside the bounds (a difference at a bound goes the other
+    way), so give the range in which the code gives sensible answers.
+
+    Parameters
+    ----------
+    names
+        One name per column (a single string is one column); unique, non-empty.
+    lower, upper
+        One number for every column, or one per column; default -inf and +inf.
+    units
+        One string for every column, or one per column (``"Å"``, ``"GPa"``); default ``""``.
+
+    Raises
+    ------
+    ConfigError
+        No names, repeated names, a bound that is not a number (or NaN), a lower bound not
+        below its upper bound, or units of the wrong length.
+
+    Examples
+    --------
+    >>> spec = Spec(["a", "c"], lower=[3.0, 4.0], upper=5.0, units="Å")
+    >>> spec.upper.tolist(), spec.units
+    ([5.0, 5.0], ('Å', 'Å'))
     """
 
     names: tuple[str, ...]
@@ -147,7 +168,9 @@ class KnowledgeSource:
 
     Subclasses set ``name`` and ``description`` and ``input_spec``/``output_spec`` (as class
     attributes when fixed, in ``__init__`` when options decide them) and implement
-    :meth:`evaluate`. Optionally ``default_task`` names the task ``zoo run --sks NAME`` runs.
+    :meth:`evaluate`. Optionally ``default_task`` names the task ``zoo run --sks NAME`` runs;
+    without one, ``zoo run --sks NAME --task fit --task-option data=FILE.csv`` trains it from
+    a table.
 
     Options are the keyword arguments of ``__init__``. The base class records them as built
     (``self.options``: every parameter of the outermost ``__init__``, defaults included), so a
@@ -160,6 +183,37 @@ class KnowledgeSource:
 
     Everything passed to ``evaluate`` and the object itself must pickle, so any executor can
     ship them to another process or machine.
+
+    Attributes
+    ----------
+    name : str
+        What users type (``--sks NAME``); the only attribute registration checks.
+    description : str
+        One line for ``zoo list sks``.
+    version : str
+        Part of the evaluation cache's key.
+    default_task : str or None
+        The task ``zoo run --sks NAME`` trains.
+    runtime_options : tuple of str
+        Options left out of the cache's key.
+    input_spec, output_spec : Spec
+        Names, bounds and units of the inputs and outputs.
+
+    Examples
+    --------
+    >>> import numpy as np, zoo
+    >>> class Square(zoo.KnowledgeSource):
+    ...     name = "square"
+    ...     description = "y = x^2"
+    ...     input_spec = zoo.Spec(["x"], lower=-10.0, upper=10.0)
+    ...     output_spec = zoo.Spec(["y"])
+    ...     def evaluate(self, inputs, contexts=None):
+    ...         return inputs[:, :1] ** 2
+    >>> Square()([[3.0]]).tolist()
+    [[9.0]]
+
+    A complete one, registered by a plugin and tested with :mod:`zoo.testing`: the "writing
+    a plugin" page of the docs.
     """
 
     name: ClassVar[str] = ""
@@ -207,6 +261,24 @@ class KnowledgeSource:
         """Evaluate ``inputs`` (n, d_in) float64 with per-row ``contexts``; return (n, d_out).
 
         A row that fails is NaN; raising means the whole call failed.
+
+        Parameters
+        ----------
+        inputs
+            (n, d_in) float64 rows, in ``input_spec``'s order and inside its bounds.
+        contexts
+            A length-n sequence of per-row fixed data (an ``ase.Atoms``, a structure), or
+            None.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, d_out) float64, in ``output_spec``'s order; NaN rows where a row failed.
+
+        Raises
+        ------
+        SKSError
+            The call failed as a whole (a crashed binary, an impossible structure).
         """
         raise NotImplementedError
 

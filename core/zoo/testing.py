@@ -57,6 +57,39 @@ def check_knowledge_source(
     them to other processes); queries exactly on finite bounds work (one-sided differences
     go there). ``failing_row=(input_row, context)`` names a row that must come back NaN
     without spoiling the rows around it.
+
+    Parameters
+    ----------
+    sks
+        The knowledge source, built (``zoo.knowledge_source("name", **options)``).
+    inputs
+        (n, d_in) valid input rows; default: 4 rows spread inside finite bounds.
+    contexts
+        One context per row, or None.
+    rtol, atol
+        How close repeated and batched evaluations must agree.
+    failing_row
+        ``(input_row, context)`` of a row that must fail (NaN) on its own.
+    check_bounds
+        Whether to evaluate exactly at the finite bounds.
+
+    Returns
+    -------
+    numpy.ndarray
+        The outputs on ``inputs``, (n, d_out).
+
+    Raises
+    ------
+    AssertionError
+        A rule is broken; the message says which and why zoo needs it.
+
+    Examples
+    --------
+    In a plugin's tests::
+
+        def test_contract():
+            check_knowledge_source(zoo.knowledge_source("spring"), inputs=[[0.9], [1.4]],
+                                   contexts=[1.0, 1.2])
     """
     _check_declared(sks)
     x = sample_inputs(sks.input_spec) if inputs is None else np.atleast_2d(np.asarray(inputs, float))
@@ -153,6 +186,34 @@ def check_task(task: Any, sks: KnowledgeSource, seed: int = 0, steps: Sequence[i
       the interrupted one would have (draw minibatches from a generator seeded by the step);
     * the loss is a finite scalar tensor and the metrics a dict of numbers;
     * ``evaluate(model)`` gives the task's ``primary_metric`` as a finite number.
+
+    Parameters
+    ----------
+    task
+        The task, built with its options (``zoo.task("name", **options)``).
+    sks
+        The knowledge source to set it up with.
+    seed
+        The run's seed.
+    steps
+        The steps at which the loss is computed twice and compared.
+
+    Returns
+    -------
+    dict
+        ``task.evaluate(model)`` of the untrained model.
+
+    Raises
+    ------
+    AssertionError
+        A rule is broken; the message says which and how to fix it.
+
+    Examples
+    --------
+    In a plugin's tests::
+
+        def test_task_contract():
+            check_task(zoo.task("spring-length"), zoo.knowledge_source("spring"))
     """
     import torch
 

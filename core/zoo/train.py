@@ -348,6 +348,40 @@ def run(
 
     A start that is refused (a wrong option, an SKS that cannot be built, a task that fails
     to set up) leaves no run folder behind, so the same ``--out`` can be used again.
+
+    Parameters
+    ----------
+    *layers
+        Settings, each a dict of the keys of a run's ``config.toml`` (``sks``, ``task``,
+        ``steps``, ``estimator_options``, ...); later ones win, and ``*_options`` tables
+        merge key by key. The task's own ``defaults`` come before all of them.
+    progress
+        Whether to show a progress bar.
+    echo
+        Where the comparison table and the run folder's path are printed.
+
+    Returns
+    -------
+    dict
+        The run's summary, as written to ``summary.json``: per variant (``sks-coupled``,
+        ``data-only``) the steps, final loss, SKS queries and test metrics.
+
+    Raises
+    ------
+    ConfigError
+        A setting that is unknown or of the wrong type, an SKS without a default task and
+        no ``task`` (nor ``task_options.data``), or a run folder that already holds a run.
+    UnknownNameError
+        An SKS, task, estimator, schedule or executor no plugin registers.
+    Interrupted
+        Ctrl-C: the checkpoints are written; :func:`resume` continues.
+
+    Examples
+    --------
+    ::
+
+        summary = zoo.run({"sks": "ase-emt", "steps": 50, "out": "runs/emt"})
+        print(summary["variants"]["sks-coupled"]["test"]["test_mae"])
     """
     config, task = prepare(*layers)
     run_dir = Path(config.out) if config.out else default_run_dir(config)

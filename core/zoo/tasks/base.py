@@ -53,23 +53,8 @@ class Task(abc.ABC):
     """Base class of tasks. Implement :meth:`make_model`, :meth:`loss` and :meth:`evaluate`;
     override the others where the defaults do not fit.
 
-    Class attributes
-    ----------------
-    name, description:
-        What users type (``zoo run --task NAME``) and a one-line summary.
-    default_sks:
-        The knowledge source ``zoo run --task NAME`` uses when ``--sks`` is not given.
-    defaults:
-        Run settings the task is tuned for: any key of ``zoo run``'s configuration
-        (``steps``, ``lr``, ``lr_schedule``, ``estimator``, ``estimator_options``,
-        ``eval_every``, ...; see docs/configuration.md) except ``sks``, ``task`` and ``out``.
-        A config file and command-line flags override them.
-    primary_metric, metric_units:
-        The test metric the comparison table leads with (lower is better), and the units of
-        every metric :meth:`evaluate` returns (``{"test_mae": "Å"}``).
+    Rules the training loop relies on:
 
-    Rules the training loop relies on
-    ---------------------------------
     * :meth:`loss` is a deterministic function of the model and ``step``: draw minibatches
       with :func:`zoo.tasks.minibatch` (seeded by the step), never from a running generator.
       Full-ZO training evaluates it several times a step and a resumed run must see the same
@@ -79,6 +64,27 @@ class Task(abc.ABC):
       reported in the run's summary as ``setup_queries``.
     * NaN rows: a query that failed for good comes back from the layer as a NaN row; the loss
       must drop it (:func:`zoo.tasks.finite_rows`), or the run stops at the first failure.
+
+    A complete task, registered by a plugin and checked with ``zoo.testing.check_task``: the
+    "writing a plugin" page of the docs.
+
+    Attributes
+    ----------
+    name : str
+        What users type (``zoo run --task NAME``).
+    description : str
+        A one-line summary, for ``zoo list tasks``.
+    default_sks : str or None
+        The knowledge source ``zoo run --task NAME`` uses when ``--sks`` is not given.
+    defaults : dict
+        Run settings the task is tuned for: any key of ``zoo run``'s configuration
+        (``steps``, ``lr``, ``lr_schedule``, ``estimator``, ``estimator_options``,
+        ``eval_every``, ...; see docs/configuration.md) except ``sks``, ``task`` and ``out``.
+        A config file and command-line flags override them.
+    primary_metric : str
+        The test metric the comparison table leads with (lower is better).
+    metric_units : dict
+        The units of every metric :meth:`evaluate` returns (``{"test_mae": "Å"}``).
     """
 
     name: ClassVar[str] = ""
@@ -109,7 +115,24 @@ class Task(abc.ABC):
     def loss(
         self, model: torch.nn.Module, layer: Layer | None, step: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The training loss at ``step`` and metrics to log; ``layer`` is None for the twin."""
+        """The training loss at ``step`` and metrics to log; ``layer`` is None for the twin.
+
+        Parameters
+        ----------
+        model
+            The variant's model, from :meth:`make_model`.
+        layer
+            The coupled variant's way to the SKS (a :class:`Layer`), or None for the
+            data-only twin.
+        step
+            The step: draw the minibatch from it (:func:`zoo.tasks.minibatch`), so the loss
+            is a function of the model and the step.
+
+        Returns
+        -------
+        tuple of (torch.Tensor, dict)
+            The scalar loss, and numbers to log to metrics.jsonl (its parts, say).
+        """
 
     @abc.abstractmethod
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
