@@ -397,3 +397,15 @@ def test_generated_reference_shows_every_option_input_and_output_of_each_sks():
         sks = reg.cls()
         for col in (*sks.input_spec.names, *sks.output_spec.names):
             assert f"| `{col}` |" in sections[name], f"{name}: {col} not in its inputs/outputs"
+
+
+# -- the examples in the API reference's docstrings -------------------------------------------
+@pytest.mark.parametrize("module", ["zoo.sks", "zoo.layer", "zoo.registry"])
+def test_docstring_examples_run(module):
+    """The ``>>>`` examples the API reference shows are doctests, and pass."""
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted, f"{module} has no examples"
+    assert not result.failed, f"{module}: {result.failed} docstring examples failed (run it with -s)"
