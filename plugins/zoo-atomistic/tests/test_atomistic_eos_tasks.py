@@ -198,3 +198,42 @@ def test_cli_generic_calculator_default_task(tmp_path):
     assert summary["sks_queries"] == steps * batch * 2  # d = 1, forward CGE
     config = (tmp_path / "run" / "config.toml").read_text()
     assert "ase.calculators.emt:EMT" in config
+
+
+# -- the Birch-Murnaghan twin ------------------------------------------------------------------
+
+
+def test_birch_murnaghan_pressure_has_its_defining_properties():
+    """P(a0) = 0, -V dP/dV = B0 at a0, dB/dP = B0' there (central differences in V)."""
+    import torch
+
+    from zoo_atomistic.tasks.models import birch_murnaghan_pressure
+
+    a0, b0, b1 = 3.7, 150.0, 5.2
+    p = lambda v: float(birch_murnaghan_pressure(torch.tensor(np.cbrt(v), dtype=torch.float64), a0, b0, b1))  # noqa: E731
+    v0, h = a0**3, 1e-4 * a0**3
+    assert abs(p(v0)) < 1e-9
+    bulk = lambda v: -v * (p(v + h) - p(v - h)) / (2 * h)  # noqa: E731
+    assert bulk(v0) == pytest.approx(b0, rel=1e-6)
+    db_dp = (bulk(v0 - 10 * h) - bulk(v0 + 10 * h)) / (p(v0 - 10 * h) - p(v0 + 10 * h))
+    assert db_dp == pytest.approx(b1, rel=1e-3)
+    assert p(0.97 * v0) > 0 > p(1.03 * v0)
+
+
+def test_the_birch_murnaghan_twin_starts_where_the_coupled_model_does():
+    """Same body, same seed: the twin's EOS starts at a0 = a_Vegard with B0 = the task's
+    bulk modulus, as the coupled model's potential does; its pressures at zero strain are 0."""
+    import torch
+
+    task = zoo.task("morse-alloy-eos", n_labelled=4, twin="birch-murnaghan")
+    task.setup(zoo.knowledge_source("ase-morse", **zoo.tasks.sks_options_for(task, "ase-morse")), 0)
+    torch.manual_seed(0)
+    model = task.make_model()
+    with torch.no_grad():
+        model.body[-1].weight.zero_()
+        model.body[-1].bias.zero_()
+        p = task.twin_pressure(model, task.train, None, torch.tensor([-0.03, 0.0, 0.03]))
+    assert torch.allclose(p[:, 1], torch.zeros(len(p)), atol=1e-4)
+    assert bool((p[:, 0] > 0).all() and (p[:, 2] < 0).all())
+    with pytest.raises(zoo.ConfigError, match="twin"):
+        zoo.task("morse-alloy-eos", twin="rose")

@@ -28,8 +28,12 @@ through the SKS at set-up (:mod:`zoo_atomistic.tasks.start`).
   lattice constant a: the potential ignores species, so any cell of ideal fcc sites gives
   the same pressure) turns them into pressures. zoo estimates the gradient of the
   pressures with respect to the parameters by finite differences (CGE) through the SKS.
-* data-only twin: the same MLP, its outputs read together with the strain by a second,
-  small MLP that predicts the pressure directly (no potential).
+* data-only twin, ``twin="mlp"`` (default): the same MLP, its outputs read together with
+  the strain by a second, small MLP that predicts the pressure directly (no potential).
+* data-only twin, ``twin="birch-murnaghan"``: the same MLP gives each alloy a third-order
+  Birch-Murnaghan equation of state (a0, B0, B0'), starting where the coupled model starts
+  (a0 at Vegard's a_V, B0 at ``bulk_modulus``, B0' = 4.5): a physical functional form and
+  the same initial guess, so the comparison isolates what the black box adds.
 
 Both train on the same labelled pressures; the loss is the mean squared pressure error in
 units of ``pressure_scale`` (GPa). Test metrics are pressure errors (GPa) on unseen alloys:
@@ -55,6 +59,12 @@ from .alloy_sets import AlloySet, alloy_set
 from .labels import pressure_labels, vegard_lattice_constant
 from .models import PairParameterNet
 from .start import Equilibrium, fcc_equilibrium, pair_potential_pressure
+
+
+#: the data-only twins: a free read-out MLP, or an equation of state
+TWINS = ("mlp", "birch-murnaghan")
+#: the Birch-Murnaghan twin's starting B0' (typical of fcc metals, 4-6)
+BM_START_B1 = 4.5
 
 
 def strain_list(values: list[float] | None, default: list[float], what: str, empty_ok: bool) -> np.ndarray:
@@ -106,7 +116,11 @@ class AlloyPairPotentialEOS(zoo.Task):
         hidden: int = 32,
         split_seed: int = 0,
         data: str | None = None,
+        twin: str = "mlp",
     ):
+        if twin not in TWINS:
+            raise ConfigError(f"{self.name}: twin must be one of {', '.join(TWINS)}, got {twin!r}")
+        self.twin = twin
         self.strains = strain_list(strains, [-0.03, 0.0, 0.03], f"{self.name}: strains", empty_ok=False)
         self.extra = strain_list(extrapolation_strains, [-0.06, 0.06], f"{self.name}: extrapolation_strains", True)
         if n_labelled < 1 or n_test < 1 or batch_alloys < 1:
@@ -148,6 +162,8 @@ class AlloyPairPotentialEOS(zoo.Task):
         self.val = alloy_set(data, part.validation, self.strains, pressures[:, :k], start)
         self.test = alloy_set(data, part.test, every, pressures, start)
         self.p_train = torch.tensor(self.train.pressures, dtype=torch.float32)
+        self.a_vegard = {id(s): torch.tensor([vegard_lattice_constant(f) for f in s.x.double().numpy()],
+                                             dtype=torch.float32) for s in (self.train, self.val, self.test)}
         self.s_all = torch.tensor(every, dtype=torch.float32)
         self._sizes = {
             **part.sizes(), "strains": self.strains.tolist(), "extrapolation_strains": self.extra.tolist(),
@@ -168,14 +184,25 @@ class AlloyPairPotentialEOS(zoo.Task):
         return torch.tensor(start, dtype=torch.float32)
 
     def make_model(self) -> torch.nn.Module:
-        return PairParameterNet(len(ELEMENTS), self.hidden, [self.raw_scales.get(n, 1.0) for n in self.names])
+        # the Birch-Murnaghan twin reads three numbers off the body (LJ's body grows to 3)
+        return PairParameterNet(len(ELEMENTS), self.hidden, [self.raw_scales.get(n, 1.0) for n in self.names],
+                                n_raw=3 if self.twin == "birch-murnaghan" else None)
+
+    def twin_pressure(self, model, alloys: AlloySet, idx: torch.Tensor | None, strains: torch.Tensor) -> torch.Tensor:
+        """The data-only twin's pressures (GPa) of ``alloys`` (rows ``idx``, or all)."""
+        x = alloys.x if idx is None else alloys.x[idx]
+        if self.twin == "birch-murnaghan":
+            a_v = self.a_vegard[id(alloys)]
+            a_v = a_v if idx is None else a_v[idx]
+            return model.birch_murnaghan(x, a_v, strains, (self.bulk_modulus, BM_START_B1))
+        return model.direct_pressure(x, strains) * self.scale
 
     # -- training ---------------------------------------------------------------------------
     def loss(self, model, layer, step):
         k, train = len(self.strains), self.train
         idx = minibatch(len(train), self.batch_alloys, self.seed, step)
         if layer is None:
-            pressure = model.direct_pressure(train.x[idx], self.s_all[:k]) * self.scale
+            pressure = self.twin_pressure(model, train, idx, self.s_all[:k])
             metrics = {}
         else:
             model.through_sks.fill_(True)
@@ -204,7 +231,7 @@ class AlloyPairPotentialEOS(zoo.Task):
         strains = self.s_all[: alloys.pressures.shape[1]]
         with torch.no_grad():
             if not bool(model.through_sks):
-                return (model.direct_pressure(alloys.x, strains) * self.scale).double().numpy()
+                return self.twin_pressure(model, alloys, None, strains).double().numpy()
             params = self.sks.input_spec.clip(model(alloys.x, alloys.start).double().numpy())  # as the layer clamps
             rows = np.repeat(params, len(strains), axis=0)
             flat = [c for cells in alloys.contexts for c in cells]
