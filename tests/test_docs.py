@@ -409,3 +409,28 @@ def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted, f"{module} has no examples"
     assert not result.failed, f"{module}: {result.failed} docstring examples failed (run it with -s)"
+
+
+def test_generated_reference_has_a_section_for_every_task_estimator_schedule_and_executor():
+    gen = docs_pages_module()
+    tasks, components = gen.tasks_page(), gen.components_page()
+    for name in zoo.registered("tasks"):
+        assert f"## `{name}` {{#{name}}}" in tasks, f"task {name} has no section"
+    for kind in ("estimators", "schedulers", "executors"):
+        for name, reg in zoo.registered(kind).items():
+            assert f"### `{name}` {{#{kind}-{name}}}" in components, f"{kind} {name} has no section"
+            for param in gen.options_of(reg.cls):
+                assert f"| `{param.name}` |" in components
+
+
+def test_the_cli_reference_gets_the_plugin_commands(monkeypatch):
+    """mkdocs-click documents ``zoo.cli.cli``; plugins add ``diagnose`` and ``new-plugin`` to
+    it only when ``zoo.cli.main`` runs, so the page generator must add them first."""
+    import zoo.cli
+
+    monkeypatch.setattr(zoo.cli.cli, "commands", {k: v for k, v in zoo.cli.cli.commands.items()
+                                                 if k not in ("diagnose", "new-plugin")})
+    docs_pages_module().add_plugin_commands()
+    assert {"run", "list", "plugins", "diagnose", "new-plugin"} <= set(zoo.cli.cli.commands)
+    page = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    assert ":module: zoo.cli" in page and ":command: cli" in page
