@@ -286,3 +286,16 @@ def test_a_decaying_mu_schedule_does_not_break_the_last_step(fit_plugin, tmp_pat
         assert rows == [], "refused only after training steps had run"
     else:
         assert math.isfinite(summary["final_loss"])
+
+
+def test_coupled_false_trains_the_twin_alone(fit_plugin, tmp_path, monkeypatch):
+    import core_fakes
+
+    monkeypatch.setattr(zoo.train, "plot_losses", lambda *a, **k: b"")
+    summary = zoo.train.run({"sks": "fake-square", "coupled": False, "steps": 3, "out": str(tmp_path / "r")},
+                            progress=False, echo=lambda m: None)
+    assert list(summary["variants"]) == ["data-only"]
+    assert summary["sks_queries"] == 0 and core_fakes.SquareSKS.rows_evaluated == 0
+    with pytest.raises(zoo.ConfigError, match="nothing to train"):
+        zoo.train.run({"sks": "fake-square", "coupled": False, "baseline": False, "out": str(tmp_path / "n")},
+                      progress=False, echo=lambda m: None)

@@ -42,6 +42,9 @@ class RunConfig:
     q_schedule: str = "constant"
     sparsity_schedule: str = "constant"
     baseline: bool = True
+    #: train the SKS-coupled model; false trains the data-only twin alone (a baseline for a
+    #: benchmark, e.g. another twin of the same task, without retraining the coupled model)
+    coupled: bool = True
     checkpoint_every: int = 50
     eval_every: int = 10
     #: evaluations (every eval_every steps) without improvement of the validation metric
@@ -203,6 +206,8 @@ def _check_numbers(config: RunConfig) -> None:
         raise ConfigError(f"setting 'seed' must be between 0 and 2**63 - 1, got {config.seed}")
     if config.workers_max < 0:
         raise ConfigError(f"setting 'workers_max' must be >= 0 (0: 4 x the CPUs), got {config.workers_max}")
+    if not (config.coupled or config.baseline):
+        raise ConfigError("settings 'coupled' and 'baseline' are both false: nothing to train")
     limit = config.workers_max or default_workers_max()
     for key in ("workers", "threads"):
         if getattr(config, key) > limit:

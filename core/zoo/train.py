@@ -192,7 +192,7 @@ class Run:
         results = []
         try:
             with self.build_executor() as executor:
-                variants = [COUPLED, DATA_ONLY] if cfg.baseline else [COUPLED]
+                variants = [v for v, on in ((COUPLED, cfg.coupled), (DATA_ONLY, cfg.baseline)) if on]
                 for name in variants:
                     results.append(self.train_variant(name, sks, executor, cache, progress))
         finally:
