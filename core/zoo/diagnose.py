@@ -358,11 +358,12 @@ def _sweep(at: _Points, idx: np.ndarray, sweep_directions: int, levels: int) -> 
     # noise: past the best level the change grows ~ eps/mu; eps from the smallest mus
     tail = change[best + 1:] * typical * mus[best + 2:, None, None] if best + 2 < levels else None
     noise = float(np.nanmedian(tail)) if tail is not None and tail.size else float("nan")
-    # noisy: the SKS's noise, relative to a difference over the largest step h0, is far above
-    # what double-precision rounding of a smooth code gives (~1e-15), or the quotients never
-    # agree to 1e-4 at all
+    # noisy: the quotients never agree to 1e-4, or the SKS's noise, relative to a difference
+    # over the largest step h0, is large enough to cost a forward difference at a
+    # thousandth of h0 more than 1e-4 of accuracy (a code with 1e-9 relative noise, e.g. a
+    # neighbour list's rounding, is still smooth for every practical step)
     rel_noise = noise / (float(np.median(typical)) * h0) if math.isfinite(noise) else 0.0
-    noisy = bool(change_med[best] > 1e-4 or rel_noise > 1e-10)
+    noisy = bool(change_med[best] > 1e-4 or rel_noise > 1e-7)
     return _Sweep(idx, mus, u, central, deriv[1], change_med, best, h0, noise, noisy)
 
 
@@ -381,8 +382,9 @@ def _summarize_sweeps(report: Diagnosis, sweeps: list[_Sweep]) -> None:
 
 def _per_input(d: int, sweeps: list[_Sweep], values: Sequence[float]) -> Any:
     """Per-group values as the estimators take mu: one number if they agree, else per input."""
+    values = [float(f"{v:.3g}") for v in values]  # 3 digits: a step, not a measurement
     if len(set(values)) == 1:
-        return float(values[0])
+        return values[0]
     out = np.empty(d)
     for sw, value in zip(sweeps, values):
         out[sw.idx] = value
@@ -418,6 +420,13 @@ def _reference(at: _Points, sweeps: list[_Sweep], report: Diagnosis) -> tuple[np
         picks["central"].append(_pick(sw.mus, cen_err))
         fwd_errs.append(fwd_err)
     report.recommended_mu = {k: _per_input(at.d, sweeps, v) for k, v in picks.items()}
+    if len(sweeps) > 1:
+        # RGE mixes every input in each query: steps in one ratio to each group's range keep
+        # the directions balanced (the largest accurate step of a group the output is linear
+        # in would otherwise swamp the others); the ratio accurate in every group
+        for kind in ("forward", "central"):
+            ratio = min(p / sw.h0 for p, sw in zip(picks[kind], sweeps))
+            report.recommended_mu[f"random_{kind}"] = _per_input(at.d, sweeps, [ratio * sw.h0 for sw in sweeps])
     return g_ref, fwd_errs
 
 
@@ -432,16 +441,18 @@ def _compare(at: _Points, g_ref: np.ndarray, report: Diagnosis,
     from . import registry
 
     d, mu_f, mu_c = at.d, report.recommended_mu["forward"], report.recommended_mu["central"]
+    rnd_f = report.recommended_mu.get("random_forward", mu_f)
+    rnd_c = report.recommended_mu.get("random_central", mu_c)
     qs = [q for q in (1, 4, 16, 64) if q <= max(4, 2 * d)]
     todo: list[tuple[str, dict[str, Any]]] = [
         ("cge", {"difference": "forward", "mu": mu_f}),
         ("cge", {"difference": "central", "mu": mu_c}),
-        *[("rge", {"q": q, "mu": mu_f}) for q in qs],
+        *[("rge", {"q": q, "mu": rnd_f}) for q in qs],
     ]
     if d >= 4:
-        todo.append(("rge", {"q": min(d, 16), "mu": mu_c, "directions": "sphere", "orthogonal": True,
+        todo.append(("rge", {"q": min(d, 16), "mu": rnd_c, "directions": "sphere", "orthogonal": True,
                              "difference": "central"}))
-    todo += [(name, {"mu": mu_f, **options}) for name, options in extra]
+    todo += [(name, {"mu": mu_f if name == "cge" else rnd_f, **options}) for name, options in extra]
     for name, options in todo:
         est = registry.estimator(name, **options)
         deterministic = name == "cge" and options.get("coordinates") is None
@@ -463,7 +474,9 @@ def _compare(at: _Points, g_ref: np.ndarray, report: Diagnosis,
 def _recommend(report: Diagnosis, sweeps: list[_Sweep], fwd_errs: list[np.ndarray], qs: list[int]) -> None:
     """4. The recommendation (cge, or rge with the q a target cosine needs) and why."""
     c, d = report.target_cosine, report.d
-    mu_f, mu_c = report.recommended_mu["forward"], report.recommended_mu["central"]
+    mu_f = report.recommended_mu["forward"]
+    rnd_f = report.recommended_mu.get("random_forward", mu_f)
+    rnd_c = report.recommended_mu.get("random_central", report.recommended_mu["central"])
     q_theory = max(1, math.ceil(d * c * c / (1 - c * c)))
     rge_rows = [e for e in report.estimators if e["name"] == "rge" and not e["options"].get("orthogonal")]
     q_measured = None
@@ -480,9 +493,9 @@ def _recommend(report: Diagnosis, sweeps: list[_Sweep], fwd_errs: list[np.ndarra
         report.recommendation = {"estimator": "cge", "difference": "forward", "mu": mu_f, "q": None,
                                  "summary": summary}
     else:
-        summary = (f"estimator rge, q {q_need} (theory sqrt(q/(q+d)): {q_theory}), mu {report.show_mu(mu_f)} "
-                   f"forward / {report.show_mu(mu_c)} central, for cosine {c}; cge (forward) costs {_queries(d)}")
-        report.recommendation = {"estimator": "rge", "q": q_need, "q_theory": q_theory, "mu": mu_f,
+        summary = (f"estimator rge, q {q_need} (theory sqrt(q/(q+d)): {q_theory}), mu {report.show_mu(rnd_f)} "
+                   f"forward / {report.show_mu(rnd_c)} central, for cosine {c}; cge (forward) costs {_queries(d)}")
+        report.recommendation = {"estimator": "rge", "q": q_need, "q_theory": q_theory, "mu": rnd_f,
                                  "summary": summary}
     report.explanations = _explain(report, sweeps, fwd_errs, qs, q_theory)
 
