@@ -360,10 +360,10 @@ def _sweep(at: _Points, idx: np.ndarray, sweep_directions: int, levels: int) -> 
     noise = float(np.nanmedian(tail)) if tail is not None and tail.size else float("nan")
     # noisy: the quotients never agree to 1e-4, or the SKS's noise, relative to a difference
     # over the largest step h0, is large enough to cost a forward difference at a
-    # thousandth of h0 more than 1e-4 of accuracy (a code with 1e-9 relative noise, e.g. a
+    # thousandth of h0 more than 1e-5 of accuracy (a code with 1e-10 relative noise, e.g. a
     # neighbour list's rounding, is still smooth for every practical step)
     rel_noise = noise / (float(np.median(typical)) * h0) if math.isfinite(noise) else 0.0
-    noisy = bool(change_med[best] > 1e-4 or rel_noise > 1e-7)
+    noisy = bool(change_med[best] > 1e-4 or rel_noise > 1e-8)
     return _Sweep(idx, mus, u, central, deriv[1], change_med, best, h0, noise, noisy)
 
 
