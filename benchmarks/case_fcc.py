@@ -105,7 +105,8 @@ def baselines(cells, n_labelled: int, seed: int, proto: protocol.Protocol, data,
     lab = np.concatenate([tr, va])
 
     def add(name, pred, inference=0.0, queries=0):
-        protocol.add_value(cells, name, n_labelled, float(np.abs(pred - a0[te]).mean()), inference, queries)
+        protocol.add_value(cells, name, n_labelled, float(np.abs(pred - a0[te]).mean()),
+                           inference_queries=inference, queries=queries)
 
     add("Vegard's law (pure EAM a0)", vegard(x[te]))
     add("Zen's law (pure EAM volumes)", zen(x[te]))

@@ -130,12 +130,14 @@ def run_pair(settings: dict[str, Any], seed: int, keep: Path | None = None) -> d
 
 def collect(
     cells: dict[tuple[str, int], Cell], summary: dict[str, Any], n_labelled: int, metric: str,
-    names: dict[str, str] | None = None,
+    names: dict[str, str] | None = None, inference: dict[str, float] | None = None,
 ) -> None:
-    """Add one run's two variants to the table's cells."""
+    """Add one run's variants to the table's cells (``inference``: SKS queries one
+    prediction of a variant costs, by variant; 0 unless given)."""
     names = names or {"sks-coupled": "zoo, SKS-coupled", "data-only": "data-only twin"}
     for variant, info in summary["variants"].items():
         cell = cells.setdefault((names[variant], n_labelled), Cell(names[variant], n_labelled))
+        cell.inference_queries = (inference or {}).get(variant, 0.0)
         cell.values.append(float(info["test"][metric]))
         cell.steps.append(int(info["steps"]))
         cell.queries.append(int(info["sks_queries"]))
