@@ -186,10 +186,12 @@ def test_cli_default_task(tmp_path, sks, task, d):
 
 @pytest.mark.slow
 def test_cli_generic_calculator_default_task(tmp_path):
-    """ase-calculator defaults to EMT by import path and to fcc-alloy-lattice."""
+    """ase-calculator defaults to EMT by import path and runs the shared fcc-alloy-lattice
+    (its own default task is ase-structure, zoo-plugin-ase's)."""
     steps, batch = 2, 3
     summary = run_cli(
-        ["--sks", "ase-calculator", "--steps", str(steps), "--task-option", f"batch_unlabelled={batch}",
+        ["--sks", "ase-calculator", "--task", "fcc-alloy-lattice", "--steps", str(steps),
+         "--task-option", f"batch_unlabelled={batch}",
          "--sks-option", "calculator=ase.calculators.emt:EMT",
          "--sks-option", "calculator_options={asap_cutoff=false}"],
         tmp_path / "run",

@@ -2,9 +2,15 @@
 
 :func:`cells` gives the new cell of each row of a lattice kind (the atoms keep their
 fractional coordinates); :func:`positions` the new Cartesian positions of each row of an
-atoms kind (the cell is kept); :func:`deform` both, for codes that want the atoms moved
-too. A row that makes no cell (a negative length, angles that close none) gets a NaN cell,
-which every code turns into a NaN output row.
+atoms kind (the cell is kept); :func:`stretch` those of ``bond_length`` (the symmetric
+stretch of a molecule, about the central atom :func:`star` finds); :func:`deform` all of
+them, for codes that want the atoms moved too. A row that makes no cell (a negative length,
+angles that close none) gets a NaN cell, and a bond length <= 0 NaN positions, which every
+code turns into a NaN output row.
+
+:func:`unfit` says, before anything is computed, why a kind cannot change a structure: a
+lattice kind (or ``frac_positions``) on a molecule, which has no periodic cell to change,
+would otherwise compute the same value at every input, and a zero gradient with it.
 
 Each code applies the result its own way — ASE with ``set_cell(..., scale_atoms=True)``,
 pymatgen by setting the lattice, LAMMPS by writing the moved atoms — so the numbers a code
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kinds import KINDS, LATTICE
+from .kinds import BONDS, KINDS, LATTICE
 
 
 def cells(kind: str, values: np.ndarray, cell: np.ndarray, n_atoms: int, atoms_per_cell: int = 4) -> np.ndarray:
@@ -73,6 +79,8 @@ def deform(
     m = len(values)
     if kind is None:
         return np.broadcast_to(cell, (m, 3, 3)), np.broadcast_to(atoms, (m, *atoms.shape))
+    if KINDS[kind].group == BONDS:
+        return np.broadcast_to(cell, (m, 3, 3)), stretch(values, atoms)
     if KINDS[kind].group != LATTICE:
         return np.broadcast_to(cell, (m, 3, 3)), positions(kind, values, cell)
     scale, matrix = _scaling(kind, values, cell, len(atoms), atoms_per_cell)
@@ -84,6 +92,71 @@ def deform(
     frac = np.linalg.solve(cell.T, atoms.T).T
     with np.errstate(all="ignore"):
         return new, frac[None] @ new
+
+
+def star(atoms: np.ndarray) -> tuple[int, tuple[int, ...]]:
+    """(centre, ligands) of the bonds ``bond_length`` stretches, from positions (n, 3): a
+    diatomic's atoms 0 and 1; else the one atom that is the nearest neighbour of every other
+    atom (C of CH4, O of H2O). Distances are plain Cartesian ones (no periodic images).
+    Raises ValueError, saying why, for a structure with no such centre (one atom, a chain
+    such as C2H6, two atoms on one spot)."""
+    xyz = np.asarray(atoms, dtype=np.float64).reshape(-1, 3)
+    n = len(xyz)
+    if n < 2:
+        raise ValueError("one atom has no bond to stretch")
+    dist = np.linalg.norm(xyz[:, None, :] - xyz[None, :, :], axis=-1)
+    np.fill_diagonal(dist, np.inf)
+    if dist.min() < 1e-8:
+        raise ValueError("two atoms sit on one spot")
+    if n == 2:
+        return 0, (1,)
+    nearest = dist.argmin(axis=1)
+    for c in range(n):
+        others = tuple(i for i in range(n) if i != c)
+        if all(nearest[i] == c for i in others):
+            return c, others
+    raise ValueError("no atom is the nearest neighbour of all the others (not a diatomic or AXn "
+                     "molecule), so one bond length does not set its geometry")
+
+
+def stretch(values: np.ndarray, atoms: np.ndarray) -> np.ndarray:
+    """New positions (m, n, 3) with every bond from the central atom (:func:`star`) of
+    ``atoms`` (n, 3) set to the length of each row of ``values`` (m, 1), directions and the
+    centre kept; NaN for a row whose length is not > 0."""
+    xyz = np.asarray(atoms, dtype=np.float64).reshape(-1, 3)
+    r = np.asarray(values, dtype=np.float64).reshape(-1)
+    centre, ligands = star(xyz)
+    u = xyz[list(ligands)] - xyz[centre]
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    out = np.repeat(xyz[None], len(r), axis=0)
+    out[:, list(ligands)] = xyz[centre] + r[:, None, None] * u[None]
+    out[~(r > 0)] = np.nan
+    return out
+
+
+def unfit(kind: str, cell: np.ndarray, atoms: np.ndarray, pbc: object) -> str | None:
+    """Why inputs ``kind`` cannot change the structure (``cell`` (3, 3), positions ``atoms``
+    (n, 3), ``pbc`` one bool or three), in words; None where they can.
+
+    A lattice kind or ``frac_positions`` needs a cell: the structure must be periodic in
+    some direction and its cell have a volume (a molecule read from an .xyz file has
+    neither). ``bond_length`` needs a centre (:func:`star`). Positions and potential
+    parameters fit any structure.
+    """
+    group = KINDS[kind].group
+    if group == LATTICE or kind == "frac_positions":
+        what = "changes the cell" if group == LATTICE else "counts in lattice vectors"
+        if not np.any(pbc):
+            return (f"inputs {kind!r} {what}, and the structure is not periodic (pbc false in every "
+                    f"direction), so it has no lattice: a molecule takes inputs 'positions' or 'bond_length'")
+        if not abs(np.linalg.det(np.asarray(cell, dtype=np.float64))) > 1e-9:
+            return f"inputs {kind!r} {what}, and the structure's cell has no volume; give it a 3D cell"
+    if group == BONDS:
+        try:
+            star(atoms)
+        except ValueError as exc:
+            return f"inputs {kind!r} stretches the bonds from one central atom, but {exc}; use inputs 'positions'"
+    return None
 
 
 def _scaling(
@@ -124,4 +197,4 @@ def from_parameters(values: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["cells", "deform", "from_parameters", "positions"]
+__all__ = ["cells", "deform", "from_parameters", "positions", "star", "stretch", "unfit"]

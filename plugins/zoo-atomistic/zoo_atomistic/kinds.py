@@ -4,10 +4,12 @@ One table, :data:`KINDS`: every kind has one meaning, one set of column names, u
 default bounds, whichever code computes. A knowledge source takes ``inputs=KIND`` or a list
 of kinds, e.g. ``inputs=["epsilon", "r0", "rho0"]`` or ``inputs="lattice_constant"``; the
 row's columns are the kinds' columns in the order given. At most one kind may change the
-structure (a *lattice* or an *atoms* kind); potential parameters may stand beside it.
+structure (a *lattice*, *atoms* or *bonds* kind); potential parameters may stand beside it.
 
 Lattice kinds change the cell and keep the atoms' fractional coordinates; atoms kinds move
-the atoms and keep the cell (:mod:`zoo_atomistic.geometry` computes both). Potential kinds
+the atoms and keep the cell; the bonds kind ``bond_length`` stretches a molecule's bonds from
+its central atom (:mod:`zoo_atomistic.geometry` computes all three, and says which
+structures a kind cannot change: a lattice kind needs a periodic cell). Potential kinds
 are the parameters of a pair potential (:data:`PAIR_POTENTIALS`), named once for every
 code: a code whose own parameters differ (LAMMPS's Morse takes D0, alpha, r0) converts
 inside its plugin.
@@ -28,9 +30,9 @@ import numpy as np
 
 from zoo import ConfigError, Spec
 
-#: the groups of kinds: at most one kind of the first two per input row
-LATTICE, ATOMS, POTENTIAL, OWN = "lattice", "atoms", "potential", "own"
-STRUCTURAL = (LATTICE, ATOMS)
+#: the groups of kinds: at most one kind of the first three per input row
+LATTICE, ATOMS, BONDS, POTENTIAL, OWN = "lattice", "atoms", "bonds", "potential", "own"
+STRUCTURAL = (LATTICE, ATOMS, BONDS)
 
 VOIGT = ("xx", "yy", "zz", "yz", "xz", "xy")
 LENGTHS, ANGLES = (1.5, 15.0), (60.0, 115.0)
@@ -103,6 +105,10 @@ KINDS: dict[str, Kind] = _kinds(
          "Cartesian coordinates of every atom (needs n_atoms)", per_atom=True),
     Kind("frac_positions", ATOMS, ("fx{i}", "fy{i}", "fz{i}"), -np.inf, np.inf, "",
          "coordinates of every atom in units of the lattice vectors (needs n_atoms)", per_atom=True),
+    Kind("bond_length", BONDS, ("r",), 0.5, 4.0, "Å",
+         "the symmetric stretch of a molecule: every bond from its central atom (a diatomic's "
+         "first atom, else the one atom that is every other atom's nearest neighbour, as C in "
+         "CH4) set to r, directions kept"),
     Kind("epsilon", POTENTIAL, ("epsilon",), 1e-3, 5.0, "eV",
          "depth of the pair potential's well (Lennard-Jones and Morse)"),
     Kind("sigma", POTENTIAL, ("sigma",), 0.5, 6.0, "Å",
@@ -273,8 +279,8 @@ def parse_inputs(
         raise ConfigError(f"inputs lists a kind twice: {[k.name for k in kinds]}")
     structural = [k.name for k in kinds if k.group in STRUCTURAL]
     if len(structural) > 1:
-        raise ConfigError(f"inputs combines {structural}; one lattice or atoms kind at a time "
-                          f"(potential parameters may stand beside it)")
+        raise ConfigError(f"inputs combines {structural}; one lattice or atoms kind at a time, or "
+                          f"bond_length (potential parameters may stand beside it)")
     if n_atoms is not None:
         n_atoms = _count(n_atoms)
     inputs = Inputs(tuple(kinds), n_atoms)
