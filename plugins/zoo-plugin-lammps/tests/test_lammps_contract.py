@@ -177,16 +177,17 @@ def test_every_pair_parameter_is_a_kind_of_the_vocabulary():
 
 def test_options_are_recorded_as_given_and_runtime_ones_leave_the_cache_key(tmp_path):
     """The base class records the options (defaults included), nothing normalises them in
-    place; lmp, timeout, workdir and keep_workdir say how a value is computed, not what it is."""
+    place; lmp, timeout, workdir, keep_workdir and persistent say how a value is computed, not
+    what it is."""
     from zoo.cache import sks_fingerprint
 
     a = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="pressure", n_atoms=32)
     b = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="pressure", n_atoms=32,
-                             timeout=30.0, workdir=str(tmp_path), keep_workdir=True)
+                             timeout=30.0, workdir=str(tmp_path), keep_workdir=True, persistent=False)
     assert a.options["inputs"] == "lattice_constant" and a.options["outputs"] == "pressure"
     assert a.options["pair_style"] is None and a.options["timeout"] == 600.0
     assert sks_fingerprint(a) == sks_fingerprint(b)
     c = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="pressure", n_atoms=32,
                              atoms_per_cell=2)
     assert sks_fingerprint(c) != sks_fingerprint(a)
-    assert set(a.runtime_options) == {"lmp", "timeout", "workdir", "keep_workdir"}
+    assert set(a.runtime_options) == {"lmp", "timeout", "workdir", "keep_workdir", "persistent"}

@@ -136,19 +136,24 @@ def test_every_row_failing_is_an_error(table_sks, argon4):
         table_sks([[0.5], [0.4]], [argon4, argon4])
 
 
+@pytest.mark.parametrize("persistent", [False, True], ids=["process", "session"])
 @pytest.mark.parametrize("keep", [False, True])
-def test_failed_row_folders_are_removed_unless_kept(table_sks, argon4, tmp_path, keep):
-    """A row's LAMMPS ERROR costs a run; its folder goes too, or stays (named in the
-    warning) with keep_workdir. The successful run's folder always goes."""
-    options = {**table_sks.options, "workdir": str(tmp_path), "keep_workdir": keep}
+def test_failed_row_folders_are_removed_unless_kept(table_sks, argon4, tmp_path, keep, persistent):
+    """A row's LAMMPS ERROR costs a run (the session ends with it); its folder goes too, or
+    stays (named in the warning, with the commands and output) with keep_workdir. The
+    successful run's folder always goes, a live session's when it is closed."""
+    options = {**table_sks.options, "workdir": str(tmp_path), "keep_workdir": keep, "persistent": persistent}
     sks = zoo.knowledge_source("lammps", **options)
     with pytest.warns(RuntimeWarning, match="table inner cutoff") as record:
         y = sks([[1.0], [0.5], [1.02]], [argon4] * 3)
     assert np.isnan(y[1]).all() and np.isfinite(y[[0, 2]]).all()
+    assert len(list(tmp_path.iterdir())) == int(keep) + int(persistent)  # the live session's
+    sks.close()
     left = sorted(tmp_path.iterdir())
     if keep:
         assert len(left) == 1 and str(left[0]) in str(record[0].message)
         assert "table inner cutoff" in (left[0] / "lammps.out").read_text()
+        assert "rerun rows0_0.dump" in (left[0] / "in.zoo").read_text()
     else:
         assert left == []
 
@@ -194,8 +199,10 @@ def test_timeout_kills_lmp(cu, tmp_path):
 
 
 def test_interrupted_run_leaves_no_folder(cu, tmp_path, monkeypatch):
-    """An exception while lmp runs (here Ctrl-C) removes the folder too."""
-    sks = zoo.knowledge_source("lammps", inputs="scale", outputs="energy", workdir=str(tmp_path))
+    """An exception while lmp runs (here Ctrl-C) removes the folder too. (A session's
+    interrupt: tests/test_lammps_session.py.)"""
+    sks = zoo.knowledge_source("lammps", inputs="scale", outputs="energy", workdir=str(tmp_path),
+                               persistent=False)
 
     def interrupted(*args, **kwargs):
         assert len(list(tmp_path.iterdir())) == 1  # the run's folder exists while it runs

@@ -383,9 +383,10 @@ def test_a_str_subclass_symbol_is_used_by_its_text_only(canary, tmp_path):
 
 # ------------------------------------------------------------------ changed after construction
 
-def lj_sks(workdir: Path):
+def lj_sks(workdir: Path, persistent: bool = True):
     return zoo.knowledge_source("lammps", pair_style="lj/cut 5.0", pair_coeff="* * 0.0104 3.4",
-                                elements=["Ar"], inputs="scale", outputs="energy", workdir=str(workdir))
+                                elements=["Ar"], inputs="scale", outputs="energy", workdir=str(workdir),
+                                persistent=persistent)
 
 
 def _tamper_coeff(sks, canary):
@@ -422,20 +423,28 @@ TAMPERING = {"model-coeff": (_tamper_coeff, "refused before LAMMPS started"),
              "option-keep_workdir": (_tamper_keep, "true or false")}
 
 
+@pytest.mark.parametrize("persistent", [False, True], ids=["process", "session"])
 @pytest.mark.parametrize("name", TAMPERING)
-def test_options_tampered_after_construction_are_refused(canary, tmp_path, argon4, name):
+def test_options_tampered_after_construction_are_refused(canary, tmp_path, argon4, name, persistent):
     """``options`` is a plain dict and the pair model a plain object: changed after the
     checks at construction, they are checked again on every call (the options) or caught
-    by the line check of the script (the model). Nothing runs, no folder is left."""
+    by the line check of the script or of the session's batch (the model). Nothing runs,
+    no folder is left but a live session's, which is gone once the source is closed."""
     runs = tmp_path / "runs"
     runs.mkdir()
-    sks = lj_sks(runs)
+    sks = lj_sks(runs, persistent)
     assert np.isfinite(sks([[1.0]], [argon4])).all()  # works before the tampering
+    before = sorted(runs.iterdir())
+    assert len(before) == int(persistent)
     tamper, why = TAMPERING[name]
     tamper(sks, canary)
     with pytest.raises(ConfigError, match=why) as info:
         sks([[1.0]], [argon4])
     one_line(info.value)
+    assert sorted(runs.iterdir()) == before
+    if persistent:  # the session lives on, with no file of the refused batch left
+        assert list(before[0].iterdir()) == []
+    sks.close()
     assert list(runs.iterdir()) == []
 
 

@@ -40,8 +40,9 @@ The rules
    ``_write`` (``pair_write``), and none may contain ``python``, ``shell``, ``getenv``,
    ``geturl``, ``include`` or ``mliappy`` (case-insensitive). A path is exempt: it never
    reaches the script, and its link name obeys these rules (else it is ``pot<N>_file``).
-4. **The script (defence in depth).** Just before ``lmp`` starts, :func:`check_script`
-   checks every line of the input: it is one of zoo's own fixed lines
+4. **The script (defence in depth).** Just before ``lmp`` starts, and before a persistent
+   session (:mod:`zoo_lammps.session`) is sent a batch, :func:`check_script` checks every
+   line of the input: it is one of zoo's own fixed lines
    (:data:`FIXED_LINES`, :data:`FIXED_PATTERNS`: the only lines that may hold quotes,
    ``%``, ``print``, ``dump`` or ``rerun``), or a ``pair_style`` / ``pair_coeff`` line
    whose every token obeys rules 1-3, files appearing only as link names. Data files
@@ -112,6 +113,8 @@ FIXED_LINES = frozenset(
         'thermo_modify norm no format float %.17g format 1 "ZOO_ROW %ld" flush yes',
         "thermo 1",
         "dump_modify zf format float %.17g sort id",
+        # a session closes its forces dump before it opens the next batch's
+        "undump zf",
         'print "ZOO_DONE"',
     ]
 )
@@ -122,6 +125,8 @@ FIXED_PATTERNS = tuple(
         r"read_data zoo[0-9]+\.data",
         r"dump zf all custom 1 zoo[0-9]+\.forces fx fy fz",
         r'print "ZOO_READY [0-9]+"',
+        # the end of a session's batch n (zoo_lammps.session)
+        r'print "ZOO_DONE [0-9]+"',
         r"rerun rows[0-9]+_[0-9]+\.dump dump x y z box yes purge yes replace no add keep",
     )
 )

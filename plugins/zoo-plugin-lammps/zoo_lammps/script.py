@@ -41,6 +41,8 @@ from .geometry import Frame
 from .potentials import Links, PairModel
 
 ROW_RE = re.compile(r"^ZOO_ROW (\d+) (.*)$", re.MULTILINE)
+#: the end of a one-process run (``ZOO_DONE``) or of a session's batch (``ZOO_DONE <n>``)
+DONE_RE = re.compile(r"ZOO_DONE(?: [0-9]+)?", re.ASCII)
 RERUN = "dump x y z box yes purge yes replace no add keep"
 DATA_TITLE = "zoo: empty box, atoms come from the rerun snapshots"
 #: the words of the data file besides numbers (checked before it is written)
@@ -94,65 +96,130 @@ def snapshot(row: RowJob) -> str:
     return head + _atom_lines(row.prefix) % tuple(row.frame.positions.ravel().tolist())
 
 
-def write(
+#: the lines that set a section's system up around its data file and pair lines
+_HEAD = ("units metal", "atom_style atomic", "atom_modify map array sort 0 0.0", "boundary p p p")
+_TAIL = (
+    "neighbor 0.0 bin",
+    "neigh_modify one 10000 page 100000",
+    "thermo_style custom step pe pxx pyy pzz pyz pxz pxy",
+    'thermo_modify norm no format float %.17g format 1 "ZOO_ROW %ld" flush yes',
+    "thermo 1",
+)
+_DUMP = ("dump zf all custom 1 zoo{s}.forces fx fy fz", "dump_modify zf format float %.17g sort id")
+
+
+@dataclass(frozen=True)
+class System:
+    """What a section sets up in LAMMPS: its atom types and pair lines. Two sections with
+    equal systems leave LAMMPS in the same state, which is what lets a session
+    (:mod:`zoo_lammps.session`) skip the set-up of a batch whose system it already holds."""
+
+    types: tuple[str, ...]
+    pair_lines: tuple[str, ...]
+
+
+@dataclass
+class Plan:
+    """The commands of one batch, and what they leave behind."""
+
+    lines: list[str]
+    #: per section, the order LAMMPS computes its rows in
+    orders: list[list[int]]
+    #: the input files written for this batch (a session removes them afterwards)
+    files: list[Path]
+    #: the system LAMMPS holds after the last section, and whether it dumps forces
+    system: System | None
+    dumping: bool
+
+
+def plan(
     workdir: Path, sections: Sequence[tuple[Sequence[str], Sequence[RowJob]]], model: PairModel,
-    forces: bool,
-) -> tuple[str, list[list[int]]]:
-    """Write the data, dump and input files of a run.
+    forces: bool, link: Links, fresh: bool = True, holds: System | None = None, dumping: bool = False,
+) -> Plan:
+    """Write the data and dump files of a batch into ``workdir`` and return its commands.
 
     ``sections`` are (atom types, rows) pairs; each section is set up afresh (``clear``)
     because LAMMPS's ``pair_style eam`` puts all funcfl files of a run on one common grid,
     so a row's numbers would otherwise depend (~1e-4) on which other elements the batch
-    holds. Returns the script name and, per section, the order LAMMPS computes its rows in.
+    holds. ``fresh``: LAMMPS has just started (no ``clear`` needed first). ``holds``: the
+    system a session's LAMMPS holds from its last batch (``dumping``: with the forces dump
+    open); a section with that very system goes first and keeps it, without ``clear`` and
+    set-up: every row resets atoms, box and neighbour lists (``rerun ... purge yes``) and
+    every ``rerun`` initialises the pair style again from its coefficients, so the numbers
+    are the same as after a fresh set-up (tests/test_lammps_session.py checks that bit for
+    bit).
     """
-    link = Links(workdir)
+    checked = []
+    for types, rows in sections:
+        types = safety.elements(types, "atom type element")
+        checked.append((System(types, tuple(model.lines(types, link, rows[0].params))), rows))
+    if holds is not None:  # the section LAMMPS already holds first (a stable sort)
+        checked.sort(key=lambda item: item[0] != holds)
     lines: list[str] = []
     orders: list[list[int]] = []
-    for s, (types, rows) in enumerate(sections):
-        types = safety.elements(types, "atom type element")
-        masses = "\n".join(f"{i} {safety.fmt(MASS[el])}" for i, el in enumerate(types, 1))
-        data = (
-            f"{DATA_TITLE}\n\n0 atoms\n{len(types)} atom types\n\n"
-            f"0 1 xlo xhi\n0 1 ylo yhi\n0 1 zlo zhi\n0 0 0 xy xz yz\n\nMasses\n\n{masses}\n"
-        )
-        safety.check_numbers(data, DATA_WORDS, f"zoo{s}.data")
-        (workdir / f"zoo{s}.data").write_text(data)
-        if s:
-            lines.append("clear")
-        lines += [
-            "units metal",
-            "atom_style atomic",
-            "atom_modify map array sort 0 0.0",
-            "boundary p p p",
-            f"read_data zoo{s}.data",
-            *model.lines(types, link, rows[0].params),
-            "neighbor 0.0 bin",
-            "neigh_modify one 10000 page 100000",
-            "thermo_style custom step pe pxx pyy pzz pyz pxz pxy",
-            'thermo_modify norm no format float %.17g format 1 "ZOO_ROW %ld" flush yes',
-            "thermo 1",
-        ]
+    files: list[Path] = []
+    for s, (system, rows) in enumerate(checked):
+        if s == 0 and system == holds:
+            if dumping:
+                lines.append("undump zf")
+        else:
+            if s or not fresh:
+                lines.append("clear")
+            files.append(_data_file(workdir, s, system.types))
+            lines += [*_HEAD, f"read_data zoo{s}.data", *system.pair_lines, *_TAIL]
         if forces:
-            lines += [f"dump zf all custom 1 zoo{s}.forces fx fy fz",
-                      "dump_modify zf format float %.17g sort id"]
+            lines += [_DUMP[0].format(s=s), _DUMP[1]]
         lines.append(f'print "ZOO_READY {s}"')
-        groups: dict[tuple, list[RowJob]] = {}
-        for row in rows:
-            groups.setdefault(row.key, []).append(row)
-        order: list[int] = []
-        for k, group in enumerate(groups.values()):
-            name = f"rows{s}_{k}.dump"
-            with (workdir / name).open("w") as fh:
-                for row in group:
-                    fh.write(snapshot(row))
-                    order.append(row.index)
-            if group[0].params is not None:
-                lines += model.row_lines(types, group[0].params)
-            lines.append(f"rerun {name} {RERUN}")
-        orders.append(order)
-    lines.append('print "ZOO_DONE"')
-    (workdir / "in.zoo").write_text("\n".join(lines) + "\n")
-    return "in.zoo", orders
+        orders.append(_reruns(workdir, s, system.types, rows, model, lines, files))
+    if not checked:
+        return Plan(lines, orders, files, holds, dumping)
+    return Plan(lines, orders, files, checked[-1][0], forces)
+
+
+def _data_file(workdir: Path, s: int, types: tuple[str, ...]) -> Path:
+    """The empty box of section ``s`` with its atom types and masses."""
+    masses = "\n".join(f"{i} {safety.fmt(MASS[el])}" for i, el in enumerate(types, 1))
+    data = (
+        f"{DATA_TITLE}\n\n0 atoms\n{len(types)} atom types\n\n"
+        f"0 1 xlo xhi\n0 1 ylo yhi\n0 1 zlo zhi\n0 0 0 xy xz yz\n\nMasses\n\n{masses}\n"
+    )
+    safety.check_numbers(data, DATA_WORDS, f"zoo{s}.data")
+    path = workdir / f"zoo{s}.data"
+    path.write_text(data)
+    return path
+
+
+def _reruns(
+    workdir: Path, s: int, types: tuple[str, ...], rows: Sequence[RowJob], model: PairModel,
+    lines: list[str], files: list[Path],
+) -> list[int]:
+    """One dump file and one ``rerun`` per set of pair parameters (all rows of a model
+    without parameter inputs share one); returns the order the rows are computed in."""
+    groups: dict[tuple, list[RowJob]] = {}
+    for row in rows:
+        groups.setdefault(row.key, []).append(row)
+    order: list[int] = []
+    for k, group in enumerate(groups.values()):
+        name = f"rows{s}_{k}.dump"
+        files.append(workdir / name)
+        with (workdir / name).open("w") as fh:
+            fh.write("".join(snapshot(row) for row in group))
+        order += [row.index for row in group]
+        if group[0].params is not None:
+            lines += model.row_lines(types, group[0].params)
+        lines.append(f"rerun {name} {RERUN}")
+    return order
+
+
+def write(
+    workdir: Path, sections: Sequence[tuple[Sequence[str], Sequence[RowJob]]], model: PairModel,
+    forces: bool,
+) -> tuple[str, list[list[int]]]:
+    """Write the data, dump and input files of a one-process run (see :func:`plan`).
+    Returns the script name and, per section, the order LAMMPS computes its rows in."""
+    batch = plan(workdir, sections, model, forces, Links(workdir))
+    (workdir / "in.zoo").write_text("\n".join([*batch.lines, 'print "ZOO_DONE"']) + "\n")
+    return "in.zoo", batch.orders
 
 
 @dataclass
@@ -184,7 +251,7 @@ def parse_output(text: str) -> Parsed:
                     error += f" ({nxt.strip()})"
             break
     ready = [int(line.split()[1]) for line in lines if re.match(r"^ZOO_READY \d+\s*$", line)]
-    done = any(line.strip() == "ZOO_DONE" for line in lines)
+    done = any(DONE_RE.fullmatch(line.strip()) for line in lines)
     return Parsed(ready, done, rows, error)
 
 

@@ -92,6 +92,8 @@ class Settings:
     timeout: float
     workdir: str | None
     keep: bool
+    #: one long-lived lmp per worker (True) or one lmp per call
+    persistent: bool = True
 
 
 def settings(options: Mapping[str, Any]) -> Settings:
@@ -103,10 +105,14 @@ def settings(options: Mapping[str, Any]) -> Settings:
         fixed = safety.elements(options["elements"], "elements entry")
         if len(set(fixed)) != len(fixed):
             raise ConfigError(f"elements {list(fixed)} repeats an element")
-    keep = options.get("keep_workdir")
-    if not isinstance(keep, bool):
-        raise ConfigError(f"keep_workdir must be true or false, got {safety.show(keep)}")
-    return Settings(fixed, timeout, folders.parent(options.get("workdir")), keep)
+    flags = {}
+    # a source pickled before ``persistent`` existed has no such option: the default
+    for name, default in (("keep_workdir", False), ("persistent", True)):
+        flags[name] = options.get(name, default)
+        if not isinstance(flags[name], bool):
+            raise ConfigError(f"{name} must be true or false, got {safety.show(flags[name])}")
+    return Settings(fixed, timeout, folders.parent(options.get("workdir")), flags["keep_workdir"],
+                    flags["persistent"])
 
 
 __all__ = ["HONOURED", "OUTPUTS", "OWN_KINDS", "Settings", "Setup", "settings", "setup"]

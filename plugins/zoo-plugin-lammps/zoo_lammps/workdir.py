@@ -1,10 +1,11 @@
-"""The temporary folder of one ``lmp`` process, and when it goes away.
+"""The temporary folders ``lmp`` runs in, and when they go away.
 
-A run's folder holds its input, data, dump and output files. It is removed when the run
-is done, and also when it fails (an ERROR, a crash, a timeout, an exception, Ctrl-C), so a
-long training run does not fill the temporary folder with dead runs. With the option
-``keep_workdir=True`` a failed run's folder stays for inspection and the error message
-says where.
+A one-process run's folder holds its input, data, dump and output files; a persistent
+session's folder (:mod:`zoo_lammps.session`) serves all its batches and lives as long as
+the session. Either is removed when its run or session is done, and also when it fails (an
+ERROR, a crash, a timeout, an exception, Ctrl-C), so a long training run does not fill the
+temporary folder with dead runs. With the option ``keep_workdir=True`` a failed run's
+folder stays for inspection and the error message says where (:mod:`zoo_lammps.batch`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +21,6 @@ from zoo import ConfigError
 from . import safety
 
 PREFIX = "zoo_lammps_"
-
-
-@dataclass
-class Folder:
-    path: Path
-    keep_if_failed: bool
-    #: set by the caller when the run failed without an exception (a row's ERROR)
-    failed: bool = False
-
-    @property
-    def where(self) -> str:
-        """For an error message: where the folder is, or how to keep it."""
-        if self.keep_if_failed:
-            return f"working folder {self.path} kept"
-        return "working folder removed; set keep_workdir=True to keep it"
 
 
 def parent(value: Any) -> str | None:
@@ -57,21 +40,18 @@ def parent(value: Any) -> str | None:
     return text
 
 
-@contextmanager
-def folder(parent_dir: str | None, keep_if_failed: bool) -> Iterator[Folder]:
-    """A fresh ``zoo_lammps_*`` folder, removed on leaving unless the run failed (an
-    exception, or ``failed`` set) and ``keep_if_failed``."""
+def make(parent_dir: str | None) -> Path:
+    """A fresh ``zoo_lammps_*`` folder in ``parent_dir`` (default: the system's temporary
+    folder), private to this user (``mkdtemp``: mode 0700)."""
     try:
-        path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent_dir))
+        return Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent_dir))
     except OSError as exc:
         where = parent_dir or tempfile.gettempdir()
         raise ConfigError(f"cannot make a working folder in {where}: {exc.strerror or exc}") from None
-    current = Folder(path, keep_if_failed)
-    try:
-        yield current
-    except BaseException:
-        current.failed = True
-        raise
-    finally:
-        if not (current.failed and current.keep_if_failed):
-            shutil.rmtree(path, ignore_errors=True)
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+__all__ = ["PREFIX", "make", "parent", "remove"]
