@@ -36,7 +36,7 @@ from zoo_atomistic import Structure, evaluate_rows
 from . import __version__
 from . import mapping
 from .asap_emt import asap3_version
-from .structures import read_structure, to_atoms
+from .structures import read_structure, structure_digest, to_atoms
 
 #: options every ASE knowledge source takes, besides its calculator's
 OWN_OPTIONS = (
@@ -49,20 +49,26 @@ class AseSource(zoo.KnowledgeSource):
 
     Options
     -------
-    inputs: a kind of zoo-atomistic's vocabulary or a list of them: ``lattice_constant`` (Å;
-        default), ``lattice_lengths``, ``lattice_abc``, ``lattice_parameters``, ``scale``,
-        ``strain`` (Voigt, engineering shear), ``cell``, ``positions`` and ``frac_positions``
-        (need ``n_atoms``), the pair-potential parameters this calculator has
-        (:attr:`potential_parameters`), or ASE's own ``parameters`` (calculator keywords
-        named by the option ``parameters``); one structural kind at most, parameters beside
-        it, columns in the order given.
+    inputs: a kind of zoo-atomistic's vocabulary or a list of them: ``lattice_constant`` (Å),
+        ``lattice_lengths``, ``lattice_abc``, ``lattice_parameters``, ``scale``, ``strain``
+        (Voigt, engineering shear), ``cell``, ``positions`` and ``frac_positions`` (need
+        ``n_atoms``), ``bond_length`` (a molecule's symmetric stretch), the pair-potential
+        parameters this calculator has (:attr:`potential_parameters`), or ASE's own
+        ``parameters`` (calculator keywords named by the option ``parameters``); one
+        structural kind at most, parameters beside it, columns in the order given. Default:
+        ``positions`` when the ``structure`` option is a molecule (periodic in no
+        direction), else ``lattice_constant``. A lattice kind (or ``frac_positions``) on a
+        structure without a periodic cell is refused: ConfigError for the ``structure``
+        option, SKSError naming the context for a context.
     outputs: a name or list of ``energy``, ``energy_per_atom`` (default), ``pressure``
         (GPa), ``stress`` (GPa, Voigt), ``volume``, ``volume_per_atom``, ``forces``.
     lower, upper: input bounds, overriding the vocabulary's defaults: a number, a list (one
         per input) or a table ``{name: bound}``.
     atoms_per_cell: atoms in the conventional cell that ``lattice_constant`` refers to
         (4 for fcc, 2 for bcc).
-    n_atoms: atoms per structure, for the atoms kinds and ``forces``.
+    n_atoms: atoms per structure, for the atoms kinds and ``forces``; default: the
+        ``structure`` option's number of atoms. A context with another number of atoms is
+        an SKSError naming it.
     structure: path of a structure file (extxyz, cif, POSCAR, ...) used when no contexts
         are given; ``PATH@INDEX`` picks one frame of a multi-frame file.
     parameters: for ``inputs="parameters"``, the calculator keywords the model sets, e.g.
@@ -94,7 +100,7 @@ class AseSource(zoo.KnowledgeSource):
 
     def __init__(
         self,
-        inputs: str | Sequence[str] = "lattice_constant",
+        inputs: str | Sequence[str] | None = None,
         outputs: str | Sequence[str] = "energy_per_atom",
         lower: Any = None,
         upper: Any = None,
@@ -107,6 +113,13 @@ class AseSource(zoo.KnowledgeSource):
         self.calculator_options = dict(calculator_options)
         self._check_calculator_options()
         self._last = None
+        self.structure = read_structure(structure) if structure else None
+        if inputs is None:
+            inputs = "positions" if self.structure is not None and not any(self.structure.pbc) else "lattice_constant"
+        #: the inputs option as it applies (the default resolved), for the cache key
+        self.resolved_inputs = inputs
+        if n_atoms is None and self.structure is not None:
+            n_atoms = len(self.structure)
         self.mapping = mapping.inputs(
             inputs, n_atoms=n_atoms, atoms_per_cell=atoms_per_cell, potential=self.potential_parameters,
             parameters=parameters, parameter_bounds=self.parameter_bounds, who=self.name,
@@ -119,8 +132,34 @@ class AseSource(zoo.KnowledgeSource):
             raise ConfigError(f"{self.name}: {fixed_and_free} are both fixed options and inputs; drop one")
         if self.mapping.inputs.potential:
             self.calculator_options = {**self.potential_defaults(), **self.calculator_options}
-        self.structure = read_structure(structure) if structure else None
+        if self.structure is not None:
+            problem = self.unfit(self.structure)
+            if problem:
+                raise ConfigError(f"{self.name}: structure {structure!r} ({self.structure.get_chemical_formula()}): "
+                                  f"{problem}")
         self._calc = self._trial_calculators()
+
+    def unfit(self, atoms: Atoms) -> str | None:
+        """Why the inputs and outputs cannot be computed on ``atoms``, in words (a lattice
+        kind on a molecule, another number of atoms than ``n_atoms``); None where they can."""
+        n = self.mapping.inputs.n_atoms
+        per_atom = any(k.per_atom for k in self.mapping.inputs.kinds) or "forces" in self.outputs.names
+        if per_atom and n is not None and len(atoms) != n:
+            return (f"it has {len(atoms)} atoms, and the per-atom inputs or outputs were built for "
+                    f"n_atoms={n}")
+        return self.mapping.unfit(atoms)
+
+    def cache_options(self) -> dict[str, Any]:
+        """The options less the runtime ones, with what the defaults resolved to (inputs,
+        n_atoms) and the ``structure`` file named by its content as well as its path: a
+        file edited between two runs must not replay the old file's values."""
+        out = super().cache_options()
+        if out.get("inputs") is None:
+            out["inputs"] = self.resolved_inputs
+        if self.structure is not None:
+            out["n_atoms"] = self.mapping.inputs.n_atoms
+            out["structure"] = f"{out.get('structure')}#{structure_digest(self.structure)}"
+        return out
 
     # -- options ----------------------------------------------------------------------
     def _check_calculator_options(self) -> None:
@@ -195,7 +234,9 @@ class AseSource(zoo.KnowledgeSource):
                     f"{self.name}: no structure to compute; pass ase.Atoms or zoo_atomistic.Structure "
                     f"contexts or set the option structure=PATH"
                 )
-            contexts = [self.structure] * len(inputs)
+            contexts = [self.structure] * len(inputs)  # checked when the source was built
+        else:
+            self._check_contexts(contexts)
         atoms = [self._atoms(ctx, i) for i, ctx in enumerate(contexts)]
 
         def compute(i: int) -> np.ndarray:
@@ -205,6 +246,19 @@ class AseSource(zoo.KnowledgeSource):
 
         return evaluate_rows(self.name, len(inputs), len(self.output_spec), compute,
                              lambda i: atoms[i].get_chemical_formula())
+
+    def _check_contexts(self, contexts: Sequence[Any]) -> None:
+        """The whole call fails, naming the first context the inputs cannot change (a
+        molecule given lattice inputs would otherwise give one value at every input)."""
+        seen: set[int] = set()
+        for i, ctx in enumerate(contexts):
+            if id(ctx) in seen:  # a batch often repeats one context
+                continue
+            seen.add(id(ctx))
+            atoms = ctx if isinstance(ctx, Atoms) else self._atoms(ctx, i)
+            problem = self.unfit(atoms)
+            if problem:
+                raise SKSError(f"{self.name}: context {i} ({atoms.get_chemical_formula()}): {problem}")
 
     def _atoms(self, ctx: Any, i: int) -> Atoms:
         """A fresh, unconstrained Atoms of context ``i``, for this source to change."""

@@ -9,7 +9,15 @@ Users bring GPAW, MACE, or any other ASE calculator without writing a plugin::
 ``calculator`` is ``"module:Name"``, where Name is an ASE calculator *class*;
 ``calculator_options`` is a table of its keyword arguments. Only the path and the options
 travel with a pickled source: each process imports and builds the calculator itself (a live
-calculator, e.g. a GPU model, does not pickle).
+calculator, e.g. a GPU model, does not pickle). The user's guide is docs/ase-calculator.md.
+
+One calculator is kept alive and reused from row to row, which is what makes cheap
+calculators fast. A calculator that carries state from one calculation to the next (an SCF
+started from the previous density: tblite's TBLite, GPAW) then gives a row a value that
+depends on the rows before it — tblite's GFN2-xTB forces on H2O moved by 7.5e-5 eV/Å after
+one other geometry — which finite differences and the evaluation cache both dislike:
+``fresh_calculator=True`` builds a new calculator for every row (tblite: 0.93 ms a
+single point instead of 0.69 ms, measured on H2O with one thread).
 
 A path may come from a config file or a run folder someone else wrote, so it is checked
 before anything is called: it must name a subclass of ASE's ``BaseCalculator`` (never a
@@ -24,6 +32,7 @@ factory function (``mace.calculators:mace_mp``) can be passed as the object itse
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
@@ -121,6 +130,24 @@ def resolve_calculator(path: str) -> Callable[..., Any]:
     return factory
 
 
+@functools.lru_cache(maxsize=None)
+def package_version(top: str) -> str:
+    """The version of the installed package ``top`` (an import name): its ``__version__``,
+    else its distribution's (tblite has no ``__version__``), else ``?``."""
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+    module = sys.modules.get(top) or importlib.import_module(top)
+    found = getattr(module, "__version__", None)
+    if isinstance(found, str):
+        return found
+    for dist in packages_distributions().get(top, []):
+        try:
+            return version(dist)
+        except PackageNotFoundError:  # pragma: no cover - a stale record
+            continue
+    return "?"
+
+
 def describe_callable(obj: Any) -> str:
     """``module:qualname`` of a calculator class or factory passed from Python."""
     module = getattr(obj, "__module__", None) or type(obj).__module__
@@ -163,12 +190,15 @@ class CalculatorSource(AseSource):
 
     With ``inputs="parameters"``, any numeric keyword of the calculator can be an input;
     there are no default bounds, so give them: ``lower={name=...}``, ``upper={name=...}``.
+    ``fresh_calculator=True`` builds a new calculator for every row, for calculators whose
+    result depends on their previous calculation (SCF restarts). The default task,
+    ``ase-structure``, relaxes the ``structure=FILE`` option's molecule or crystal.
     """
 
     name = "ase-calculator"
     description = "Any ASE calculator by import path (calculator='module:Name', calculator_options)"
     version = f"{__version__}"
-    default_task = "fcc-alloy-lattice"
+    default_task = "ase-structure"
     calculator_parameters = None  # checked against the calculator's signature instead
     parameter_bounds = None  # any keyword can be an input; the user gives its bounds
     _transient: ClassVar[tuple[str, ...]] = (*AseSource._transient, "_factory")
@@ -179,7 +209,7 @@ class CalculatorSource(AseSource):
         self,
         calculator: str | Callable[..., Any] = DEFAULT_CALCULATOR,
         calculator_options: Mapping[str, Any] | None = None,
-        inputs: str | Sequence[str] = "lattice_constant",
+        inputs: str | Sequence[str] | None = None,
         outputs: str | Sequence[str] = "energy_per_atom",
         lower: Any = None,
         upper: Any = None,
@@ -187,7 +217,11 @@ class CalculatorSource(AseSource):
         n_atoms: int | None = None,
         structure: str | None = None,
         parameters: str | Sequence[str] | None = None,
+        fresh_calculator: bool = False,
     ):
+        if not isinstance(fresh_calculator, bool):
+            raise ConfigError(f"ase-calculator: fresh_calculator must be true or false, got {fresh_calculator!r}")
+        self.fresh_calculator = fresh_calculator
         if calculator_options is None:
             calculator_options = {}
         if not isinstance(calculator_options, Mapping) or not all(isinstance(k, str) for k in calculator_options):
@@ -214,8 +248,8 @@ class CalculatorSource(AseSource):
         else:
             resolve_calculator(calculator)  # raises the "module:Name" error
         # the wrapped package's version, so an evaluation cache never mixes two versions
-        pkg = importlib.import_module(self.calculator_path.split(":")[0].split(".")[0])
-        self.version = f"{__version__}+{pkg.__name__}-{getattr(pkg, '__version__', '?')}"
+        top = self.calculator_path.split(":")[0].split(".")[0]
+        self.version = f"{__version__}+{top}-{package_version(top)}"
         super().__init__(
             inputs=inputs, outputs=outputs, lower=lower, upper=upper,
             atoms_per_cell=atoms_per_cell, n_atoms=n_atoms, structure=structure,
@@ -231,6 +265,12 @@ class CalculatorSource(AseSource):
 
     def _check_calculator_options(self) -> None:
         check_keywords(self.factory, list(self.calculator_options), self.calculator_path)
+
+    def calculator_for(self, parameters: dict[str, float]):
+        """A new calculator for every row with ``fresh_calculator``, else the shared one."""
+        if self.fresh_calculator:
+            return self.make_calculator(**parameters)
+        return super().calculator_for(parameters)
 
     @property
     def factory(self) -> Callable[..., Any]:

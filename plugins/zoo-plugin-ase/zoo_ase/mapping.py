@@ -5,7 +5,8 @@ row.
 Input kinds, their meaning, bounds and the ``outputs`` option are zoo-atomistic's
 (:mod:`zoo_atomistic.kinds`, :mod:`zoo_atomistic.quantities`); this module only applies
 them. Lattice kinds set the cell with ``set_cell(..., scale_atoms=True)`` (atoms keep their
-fractional coordinates), atoms kinds set the positions, and the pair-potential kinds
+fractional coordinates), atoms kinds set the positions, ``bond_length`` stretches a
+molecule's bonds from its central atom, and the pair-potential kinds
 (``epsilon``, ``sigma``, ``r0``, ``rho0``) set the calculator keywords of those names,
 which ASE's LennardJones and MorsePotential use with the vocabulary's meaning.
 
@@ -24,14 +25,14 @@ from ase import Atoms, units
 
 from zoo import ConfigError
 from zoo_atomistic import geometry
-from zoo_atomistic.kinds import ATOMS, KINDS, LATTICE, OWN, POTENTIAL, Inputs, Kind, parse_inputs
+from zoo_atomistic.kinds import BONDS, KINDS, LATTICE, OWN, POTENTIAL, STRUCTURAL, Inputs, Kind, parse_inputs
 from zoo_atomistic.quantities import Outputs, parse_outputs
 
 #: (lower, upper, units) default bounds of calculator keywords outside the vocabulary
 ParameterBounds = Mapping[str, tuple[float, float, str]]
 
 #: structural kinds: every ASE calculator takes them
-STRUCTURAL_KINDS = tuple(k for k, kind in KINDS.items() if kind.group in (LATTICE, ATOMS))
+STRUCTURAL_KINDS = tuple(k for k, kind in KINDS.items() if kind.group in STRUCTURAL)
 
 
 def _stress_gpa(atoms: Atoms) -> np.ndarray:
@@ -109,9 +110,25 @@ class AseInputs:
                 if not np.all(np.isfinite(cell)):
                     raise ValueError(f"inputs {kind.name} {part.tolist()} make no cell")
                 atoms.set_cell(cell, scale_atoms=True)
+            elif kind.group == BONDS:
+                atoms.set_positions(self._finite(kind, part, geometry.stretch(part[None], atoms.positions)[0]))
             else:
                 atoms.set_positions(geometry.positions(kind.name, part[None], atoms.cell.array)[0])
         return params
+
+    @staticmethod
+    def _finite(kind: Kind, part: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(positions)):
+            raise ValueError(f"inputs {kind.name} {part.tolist()} make no structure")
+        return positions
+
+    def unfit(self, atoms: Atoms) -> str | None:
+        """Why this row's structural kind cannot change ``atoms`` (a lattice kind on a
+        molecule, bond_length on a chain), in words; None where it can."""
+        kind = self.inputs.structural
+        if kind is None:
+            return None
+        return geometry.unfit(kind.name, atoms.cell.array, atoms.positions, atoms.pbc)
 
 
 def inputs(

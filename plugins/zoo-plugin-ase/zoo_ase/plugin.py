@@ -1,8 +1,10 @@
 """Hook implementations of zoo-plugin-ase (the module the ``zoo`` entry point names).
 
 Classes are imported inside the hooks, so listing plugins or ``zoo --help`` never imports
-ASE or torch. The default tasks of these sources (``fcc-alloy-lattice``, ``lj-alloy-eos``,
-``morse-alloy-eos``) are zoo-atomistic's, shared with every other code.
+ASE or torch. The default tasks of ``ase-emt``, ``ase-lj`` and ``ase-morse``
+(``fcc-alloy-lattice``, ``lj-alloy-eos``, ``morse-alloy-eos``) are zoo-atomistic's, shared
+with every other code; ``ase-structure``, the default task of ``ase-calculator``, is this
+plugin's own: it relaxes a structure file with ASE's calculators and optimisers.
 """
 
 import zoo
@@ -17,3 +19,10 @@ def register_knowledge_sources(register):
     register(LennardJonesSource)
     register(MorseSource)
     register(CalculatorSource)
+
+
+@zoo.hookimpl
+def register_tasks(register):
+    from .structure_task import AseStructure
+
+    register(AseStructure)

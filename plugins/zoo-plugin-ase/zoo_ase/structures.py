@@ -25,6 +25,19 @@ def to_atoms(structure: Structure) -> Atoms:
     return Atoms(structure.symbols, positions=structure.positions, cell=structure.cell, pbc=structure.pbc)
 
 
+def structure_digest(atoms: Atoms) -> str:
+    """A short hash of what a calculator reads from ``atoms``: species, positions, cell,
+    pbc, initial charges and magnetic moments (xTB's charge and spin)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for part in (atoms.numbers.astype("<i8"), atoms.positions.astype("<f8"), atoms.cell.array.astype("<f8"),
+                 atoms.pbc.astype("u1"), atoms.get_initial_charges().astype("<f8"),
+                 atoms.get_initial_magnetic_moments().astype("<f8")):
+        h.update(part.tobytes())
+    return h.hexdigest()[:16]
+
+
 def read_structures(path: str | os.PathLike[str], index: str | int | slice = ":") -> list[Atoms]:
     """Every frame of ``path`` (or those ``index`` picks, ASE's syntax: ``":"``,
     ``"0:10"``, ``-1``), as a list of ``ase.Atoms``."""
@@ -75,4 +88,4 @@ def read_structure(path: str | os.PathLike[str]) -> Atoms:
     return frames[0]
 
 
-__all__ = ["read_structure", "read_structures", "to_atoms"]
+__all__ = ["read_structure", "read_structures", "structure_digest", "to_atoms"]
