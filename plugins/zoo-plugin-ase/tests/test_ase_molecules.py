@@ -72,6 +72,15 @@ def test_a_cell_kind_on_a_molecule_context_is_an_sks_error_naming_it(kind):
             sks([row, row], contexts)
 
 
+@pytest.mark.parametrize("output", ["pressure", "stress", "volume", "volume_per_atom"])
+def test_cell_outputs_of_a_molecule_are_refused(files, output):
+    with pytest.raises(zoo.ConfigError, match=rf"\(H2O\): outputs \[{output!r}\] need a periodic cell"):
+        zoo.knowledge_source("ase-calculator", structure=str(files / "h2o.xyz"), outputs=["energy", output])
+    sks = zoo.knowledge_source("ase-emt", inputs="positions", n_atoms=3, outputs=output)
+    with pytest.raises(zoo.SKSError, match=r"context 0 \(H2O\): outputs"):
+        sks([molecule("H2O").positions.ravel()], [molecule("H2O")])
+
+
 def test_a_periodic_structure_without_a_cell_is_refused():
     flat = Atoms("Cu2", positions=[[0, 0, 0], [1.8, 0, 0]], pbc=True)  # pbc, but a zero cell
     sks = zoo.knowledge_source("ase-emt", inputs="scale", outputs="energy")

@@ -147,6 +147,10 @@ class AseSource(zoo.KnowledgeSource):
         if per_atom and n is not None and len(atoms) != n:
             return (f"it has {len(atoms)} atoms, and the per-atom inputs or outputs were built for "
                     f"n_atoms={n}")
+        of_cell = [q for q in self.outputs.names if q in mapping.CELL_OUTPUTS]
+        if of_cell and not (any(atoms.pbc) and atoms.cell.volume > 1e-9):
+            return (f"outputs {of_cell} need a periodic cell with a volume, which it has not; a molecule "
+                    f"gives energy, energy_per_atom and forces")
         return self.mapping.unfit(atoms)
 
     def cache_options(self) -> dict[str, Any]:

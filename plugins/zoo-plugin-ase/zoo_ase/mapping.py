@@ -161,6 +161,8 @@ def inputs(
 
 
 OUTPUTS = tuple(READERS)
+#: outputs that mean nothing without a periodic cell (a molecule's volume would be 0 at every input)
+CELL_OUTPUTS = ("pressure", "stress", "volume", "volume_per_atom")
 
 
 def outputs(value: str | Sequence[str], n_atoms: int | None, who: str) -> Outputs:
@@ -172,4 +174,4 @@ def read(outputs: Outputs, atoms: Atoms) -> np.ndarray:
     return np.concatenate([READERS[name](atoms) for name in outputs.names])
 
 
-__all__ = ["AseInputs", "OUTPUTS", "READERS", "inputs", "outputs", "parameters_kind", "read"]
+__all__ = ["AseInputs", "CELL_OUTPUTS", "OUTPUTS", "READERS", "inputs", "outputs", "parameters_kind", "read"]
