@@ -169,7 +169,8 @@ def markdown_table(cells: Iterable[Cell], label_counts: Sequence[int], unit: str
                 entries.append("")
                 continue
             mean, half = t_interval(cell.values)
-            entries.append(_fmt(mean, digits) + ("" if math.isnan(half) else f" ± {_fmt(half, digits)}"))
+            spread = "" if math.isnan(half) or half == 0 else f" ± {_fmt(half, digits)}"
+            entries.append(_fmt(mean, digits) + spread)
         every = list(row.values())
         steps = _mean([c.summary()["steps"] for c in every if c.steps])
         queries = _mean([c.summary()["sks_queries"] for c in every])
@@ -180,7 +181,8 @@ def markdown_table(cells: Iterable[Cell], label_counts: Sequence[int], unit: str
             "" if math.isnan(queries) else f"{queries:,.0f}", "" if math.isnan(wall) else f"{wall:.1f}",
             f"{inference:.1f}" if inference else "0",
         ]) + " |")
-    return "\n".join(lines) + f"\n\nTest MAE in {unit}; budgets are means over label counts and seeds."
+    return "\n".join(lines) + (f"\n\nTest MAE in {unit}, mean ± 95 % half-width over seeds (none shown: the same "
+                               f"value every seed); budgets are means over label counts and seeds.")
 
 
 def _fmt(x: float, digits: int) -> str:
