@@ -23,7 +23,7 @@ import pytest
 
 import zoo
 from zoo import SKSError
-from zoo_lammps import Structure, runner
+from zoo_lammps import Structure, runner, script
 from zoo_lammps.alloys import random_fcc_alloy
 from zoo_lammps.session import Session
 
@@ -307,22 +307,47 @@ def test_a_hung_session_is_killed_at_the_timeout_and_the_next_call_starts_afresh
     sks.close()
 
 
-def test_ctrl_c_kills_the_session_and_leaves_no_folder(tmp_path):
+def test_ctrl_c_kills_the_session_and_leaves_no_folder(tmp_path, monkeypatch):
     """A KeyboardInterrupt while LAMMPS computes: its lmp is killed (nobody knows where in
     the batch it stopped), the folder goes, and the next call starts a new session."""
     cu = cu4()
     sks = zoo.knowledge_source("lammps", inputs="scale", outputs="energy", workdir=str(tmp_path))
     y = sks([[1.0]], [cu])
     (pid,) = session_pids(sks)
+    run = Session.run
+
+    def run_and_interrupt(self, lines, timeout):
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return run(self, lines, timeout)
+
+    monkeypatch.setattr(Session, "run", run_and_interrupt)
     x = np.linspace(0.95, 1.05, 20000)[:, None]
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            sks(x, [cu] * len(x))
-    finally:
-        timer.cancel()
+    with pytest.raises(KeyboardInterrupt):
+        sks(x, [cu] * len(x))
+    monkeypatch.undo()
     assert not alive(pid) and list(tmp_path.iterdir()) == []
+    np.testing.assert_array_equal(sks([[1.0]], [cu]), y)
+    sks.close()
+
+
+def test_an_interrupt_before_anything_is_sent_keeps_the_session(tmp_path, monkeypatch):
+    """Ctrl-C while zoo writes a batch's files: nothing reached LAMMPS, so the session
+    lives on (its folder without the batch's files) and serves the next call."""
+    cu = cu4()
+    sks = zoo.knowledge_source("lammps", inputs="scale", outputs="energy", workdir=str(tmp_path))
+    y = sks([[1.0]], [cu])
+    (pid,) = session_pids(sks)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(script, "snapshot", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sks([[1.01]], [cu])
+    monkeypatch.undo()
+    assert session_pids(sks) == [pid] and alive(pid)
+    (folder,) = tmp_path.iterdir()
+    assert not list(folder.glob("rows*")) and not list(folder.glob("*.data"))
     np.testing.assert_array_equal(sks([[1.0]], [cu]), y)
     sks.close()
 

@@ -110,7 +110,9 @@ class InSession(Attempt):
         if (clean or self.result is None) and session.alive:
             if clean:
                 session.system, session.dumping = plan.system, plan.dumping
-            for path in plan.files if plan is not None else ():
+            # the batch's input files (all zoo's own names, if planning broke off)
+            files = plan.files if plan is not None else [*self.folder.glob("rows*.dump"), *self.folder.glob("zoo*.data")]
+            for path in files:
                 path.unlink(missing_ok=True)
             self.sessions.give_back(session)
             return False

