@@ -51,6 +51,8 @@ class Attempt:
     fresh: bool = True
     holds: script.System | None = None
     dumping: bool = False
+    #: data files kept from earlier batches (a session's), else None
+    data: dict[tuple[str, ...], str] | None = None
     #: the output came from a session whose process has ended
     session_died: bool = False
     #: set when the attempt failed (a row's ERROR, a timeout, an exception)
@@ -93,7 +95,7 @@ class InSession(Attempt):
         self.session: Session = sessions.take(exe, settings.workdir)
         self.folder, self.links = self.session.folder, self.session.links
         self.fresh = self.session.batches == 0
-        self.holds, self.dumping = self.session.system, self.session.dumping
+        self.holds, self.dumping, self.data = self.session.system, self.session.dumping, self.session.data
         self.lines: list[str] | None = None
         self.result: runner.Result | None = None
 
@@ -110,8 +112,8 @@ class InSession(Attempt):
         if (clean or self.result is None) and session.alive:
             if clean:
                 session.system, session.dumping = plan.system, plan.dumping
-            # the batch's input files (all zoo's own names, if planning broke off)
-            files = plan.files if plan is not None else [*self.folder.glob("rows*.dump"), *self.folder.glob("zoo*.data")]
+            # the batch's input files (all of them by their names, if planning broke off)
+            files = plan.files if plan is not None else self.folder.glob("rows*.dump")
             for path in files:
                 path.unlink(missing_ok=True)
             self.sessions.give_back(session)
@@ -187,7 +189,7 @@ class Batch:
         no row's fault."""
         plan = attempt.plan = script.plan(
             attempt.folder, sections, self.model, self.forces, attempt.links,
-            fresh=attempt.fresh, holds=attempt.holds, dumping=attempt.dumping,
+            fresh=attempt.fresh, holds=attempt.holds, dumping=attempt.dumping, data=attempt.data,
         )
         res = attempt.execute(plan.lines, self.settings.timeout)
         parsed = script.parse_output(res.output)

@@ -36,7 +36,7 @@ def row_jobs(
 ) -> tuple[list[RowJob], dict[int, Structure]]:
     """Jobs for the rows LAMMPS can compute (sorted by row), and each row's structure."""
     groups, structures = _by_context(contexts, setup, who)
-    jobs = [job for st, rows in groups for job in _structure_jobs(st, rows, x, setup)]
+    jobs = _jobs([_deformed(st, rows, x, setup) for st, rows in groups], setup)
     jobs.sort(key=lambda j: j.index)
     _assign_types(jobs, structures, fixed, setup.model, who)
     return jobs, structures
@@ -59,23 +59,37 @@ def _by_context(contexts: Sequence[Any], setup: Setup, who: str):
     return list(by_ctx.values()), structures
 
 
-def _structure_jobs(st: Structure, rows: list[int], x: np.ndarray, setup: Setup) -> list[RowJob]:
-    """The jobs of one structure's rows: every row's frame (and pair parameters)."""
+def _deformed(st: Structure, rows: list[int], x: np.ndarray, setup: Setup):
+    """One structure's rows: (rows, their inputs, cells (m, 3, 3), positions (m, n, 3))."""
     xs = x[np.array(rows)]
-    finite = np.all(np.isfinite(xs), axis=1)
     kind = setup.inputs.structural
-    cols = setup.columns
-    values = xs[:, cols[kind.name]] if kind is not None else xs
+    values = xs[:, setup.columns[kind.name]] if kind is not None else xs
     cells, positions = geometry.deform(kind.name if kind else None, values, st.cell, st.positions, setup.atoms_per_cell)
-    frames, _ = lammps_frames(np.asarray(cells), np.asarray(positions))
+    return rows, xs, np.asarray(cells), np.asarray(positions)
+
+
+def _jobs(parts: list, setup: Setup) -> list[RowJob]:
+    """Every row's frame (and pair parameters), framed for LAMMPS all structures of one
+    atom count at once (a batch of many small structures pays numpy's overhead once)."""
+    by_size: dict[int, list] = {}
+    for part in parts:
+        by_size.setdefault(part[3].shape[1], []).append(part)
+    cols = setup.columns
     jobs = []
-    for k, i in enumerate(rows):
-        if not finite[k] or frames[k] is None:
-            continue  # a NaN row, never sent to LAMMPS
-        params = {p: float(xs[k, cols[p]][0]) for p in setup.params}
-        if params and setup.model.values(params) is None:
-            continue  # unphysical pair parameters (sigma <= 0, ...): NaN row
-        jobs.append(RowJob(i, frames[k], [], params or None))
+    for same in by_size.values():
+        frames, _ = lammps_frames(np.concatenate([p[2] for p in same]), np.concatenate([p[3] for p in same]))
+        at = 0
+        for rows, xs, _, _ in same:
+            finite = np.all(np.isfinite(xs), axis=1)
+            for k, i in enumerate(rows):
+                frame = frames[at + k]
+                if not finite[k] or frame is None:
+                    continue  # a NaN row, never sent to LAMMPS
+                params = {p: float(xs[k, cols[p]][0]) for p in setup.params}
+                if params and setup.model.values(params) is None:
+                    continue  # unphysical pair parameters (sigma <= 0, ...): NaN row
+                jobs.append(RowJob(i, frame, [], params or None))
+            at += len(rows)
     return jobs
 
 

@@ -62,8 +62,30 @@ def potential_dirs() -> list[Path]:
 
 def find_potential(name: Any, what: str = "potential") -> Path:
     """The file ``name`` names (checked against the strict file-name rule); a file
-    system error (a name too long for it, no permission) is a ConfigError too."""
+    system error (a name too long for it, no permission) is a ConfigError too.
+
+    Every call of a source looks its files up again (several times: one set-up per element
+    set), so a name found once is remembered with where it was looked for (the current
+    folder, ``$LAMMPS_POTENTIALS``) and only checked to be a file still; a copy put later
+    into a folder searched before the one it was found in is not noticed."""
     name = safety.filename(name, what)
+    try:
+        key = (name, os.getcwd(), os.environ.get("LAMMPS_POTENTIALS"))
+    except OSError:  # the current folder is gone: look (and fail) as ever
+        return _find(name, what)
+    found = _FOUND.get(key)
+    if found is not None and found.is_file():
+        return found
+    if len(_FOUND) > 1024:
+        _FOUND.clear()
+    _FOUND[key] = found = _find(name, what)
+    return found
+
+
+_FOUND: dict[tuple[str, str, str | None], Path] = {}
+
+
+def _find(name: str, what: str) -> Path:
     try:
         if "/" in name:
             candidates = [Path(name)]
@@ -71,25 +93,11 @@ def find_potential(name: Any, what: str = "potential") -> Path:
             candidates = [d / name for d in potential_dirs()] + [Path.cwd() / name]
         for path in candidates:
             if path.is_file():
-                return _resolved(path)
+                return path.resolve()
     except OSError as exc:
         raise ConfigError(f"{what} file {safety.show(name)}: {exc.strerror or exc}") from None
     where = ", ".join(str(c.parent) for c in candidates)
     raise ConfigError(f"{what} file {safety.show(name)} not found (looked in {where})")
-
-
-_RESOLVED: dict[Path, Path] = {}
-
-
-def _resolved(path: Path) -> Path:
-    """``path.resolve()``, remembered: every call of a source looks its potential files
-    up again, and resolving a path costs a system call per folder on the way."""
-    real = _RESOLVED.get(path)
-    if real is None or not real.is_file():
-        if len(_RESOLVED) > 1024:
-            _RESOLVED.clear()
-        real = _RESOLVED[path] = path.resolve()
-    return real
 
 
 def funcfl_element(path: Path) -> str:

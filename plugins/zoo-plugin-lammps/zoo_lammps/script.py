@@ -136,6 +136,7 @@ class Plan:
 def plan(
     workdir: Path, sections: Sequence[tuple[Sequence[str], Sequence[RowJob]]], model: PairModel,
     forces: bool, link: Links, fresh: bool = True, holds: System | None = None, dumping: bool = False,
+    data: dict[tuple[str, ...], str] | None = None,
 ) -> Plan:
     """Write the data and dump files of a batch into ``workdir`` and return its commands.
 
@@ -148,7 +149,8 @@ def plan(
     set-up: every row resets atoms, box and neighbour lists (``rerun ... purge yes``) and
     every ``rerun`` initialises the pair style again from its coefficients, so the numbers
     are the same as after a fresh set-up (tests/test_lammps_session.py checks that bit for
-    bit).
+    bit). ``data``: a session's data files, one per set of atom types, kept for its later
+    batches (else each section writes its own, removed with the batch's files).
     """
     checked = []
     for types, rows in sections:
@@ -166,8 +168,14 @@ def plan(
         else:
             if s or not fresh:
                 lines.append("clear")
-            files.append(_data_file(workdir, s, system.types))
-            lines += [*_HEAD, f"read_data zoo{s}.data", *system.pair_lines, *_TAIL]
+            if data is None:
+                files.append(_data_file(workdir, f"zoo{s}.data", system.types))
+                name = f"zoo{s}.data"
+            elif system.types in data:
+                name = data[system.types]
+            else:
+                name = data[system.types] = _data_file(workdir, f"zoo{len(data)}.data", system.types).name
+            lines += [*_HEAD, f"read_data {name}", *system.pair_lines, *_TAIL]
         if forces:
             lines += [_DUMP[0].format(s=s), _DUMP[1]]
         lines.append(f'print "ZOO_READY {s}"')
@@ -177,15 +185,15 @@ def plan(
     return Plan(lines, orders, files, checked[-1][0], forces)
 
 
-def _data_file(workdir: Path, s: int, types: tuple[str, ...]) -> Path:
-    """The empty box of section ``s`` with its atom types and masses."""
+def _data_file(workdir: Path, name: str, types: tuple[str, ...]) -> Path:
+    """An empty box with atom types ``types`` and their masses."""
     masses = "\n".join(f"{i} {safety.fmt(MASS[el])}" for i, el in enumerate(types, 1))
     data = (
         f"{DATA_TITLE}\n\n0 atoms\n{len(types)} atom types\n\n"
         f"0 1 xlo xhi\n0 1 ylo yhi\n0 1 zlo zhi\n0 0 0 xy xz yz\n\nMasses\n\n{masses}\n"
     )
-    safety.check_numbers(data, DATA_WORDS, f"zoo{s}.data")
-    path = workdir / f"zoo{s}.data"
+    safety.check_numbers(data, DATA_WORDS, name)
+    path = workdir / name
     path.write_text(data)
     return path
 

@@ -137,6 +137,8 @@ class Session:
         #: the system LAMMPS holds (zoo_lammps.script.System) and whether it dumps forces
         self.system = None
         self.dumping = False
+        #: data files in the folder, one per set of atom types, for every batch
+        self.data: dict[tuple[str, ...], str] = {}
         self.batches = 0
         self.owner = os.getpid()
         cmd = [exe.path, "-nocite", "-log", "none", "-echo", "none"]
