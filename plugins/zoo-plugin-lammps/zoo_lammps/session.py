@@ -96,7 +96,8 @@ class _Launcher:
         self._jobs: queue.SimpleQueue | None = None
         self._pid = -1
 
-    def call(self, fn: Callable[[], Any]) -> Any:
+    def popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen:
+        """``subprocess.Popen(*args, **kwargs)``, run by the launcher thread."""
         with self._lock:
             if self._pid != os.getpid():  # first use, or a forked child: a thread of its own
                 self._jobs = queue.SimpleQueue()
@@ -105,8 +106,12 @@ class _Launcher:
                 self._pid = os.getpid()
             jobs = self._jobs
         done: Future = Future()
-        jobs.put((fn, done))
-        return done.result()
+        jobs.put((lambda: subprocess.Popen(*args, **kwargs), done))
+        try:
+            return done.result()
+        except BaseException:  # interrupted while waiting: a process started anyway must go
+            done.add_done_callback(_kill_started)
+            raise
 
     @staticmethod
     def _serve(jobs: queue.SimpleQueue) -> None:
@@ -116,6 +121,13 @@ class _Launcher:
                 done.set_result(fn())
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 done.set_exception(exc)
+
+
+def _kill_started(done: Future) -> None:
+    if done.exception() is None:
+        proc = done.result()
+        proc.kill()
+        proc.wait()
 
 
 _LAUNCHER = _Launcher()
@@ -143,12 +155,14 @@ class Session:
         self.owner = os.getpid()
         cmd = [exe.path, "-nocite", "-log", "none", "-echo", "none"]
         try:
-            self.proc = _LAUNCHER.call(lambda: subprocess.Popen(
+            self.proc = _LAUNCHER.popen(
                 cmd, cwd=self.folder, env=exe.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
-            ))
-        except OSError as exc:
+            )
+        except BaseException as exc:
             folders.remove(self.folder)
+            if not isinstance(exc, OSError):
+                raise
             raise SKSError(f"cannot start LAMMPS {exe.path!r}: {exc}; set the option lmp or {ENV_VAR}") from None
         os.set_blocking(self.proc.stdin.fileno(), False)
         _register(self)
