@@ -75,11 +75,14 @@ def baselines(cells: dict, n_labelled: int, seed: int, proto: protocol.Protocol,
     ref = task.ref[task.test].double().numpy()
     protocol.add_value(cells, "reference lattice of the phase (no labels)", n_labelled,
                        float(np.abs(ref - target).mean()))
-    for i in test:  # the test patterns do not depend on the seed: fit each once
-        if i not in fits:
-            fits[i] = direct_fit(task, sks, int(i))
-    pred = np.array([fits[i][0] for i in test])
-    per_pattern = float(np.mean([fits[i][1] for i in test]))
+    # the test patterns are the same for every seed and label count: fit each once, keyed by
+    # the pattern itself
+    keys = [task.cdf_obs[i].numpy().tobytes() for i in test]
+    for key, i in zip(keys, test):
+        if key not in fits:
+            fits[key] = direct_fit(task, sks, int(i))
+    pred = np.array([fits[k][0] for k in keys])
+    per_pattern = float(np.mean([fits[k][1] for k in keys]))
     protocol.add_value(cells, "direct fit through pymatgen (grid search per pattern)", n_labelled,
                        float(np.abs(pred - target).mean()), inference_queries=per_pattern)
 

@@ -114,7 +114,7 @@ def test_xrd_task_data_and_predictions():
     sks = zoo.knowledge_source("pymatgen-xrd", **zoo.task("xrd-lattice").sks_options())
     tasks = []
     for seed in (0, 1):
-        t = zoo.task("xrd-lattice", n_labelled=7, n_unlabelled=7, n_test=7, noise=0.0)
+        t = zoo.task("xrd-lattice", n_labelled=7, n_unlabelled=7, n_test=7, n_patterns=21, noise=0.0)
         t.setup(sks, seed)
         tasks.append(t)
     a, b = tasks
@@ -130,6 +130,20 @@ def test_xrd_task_data_and_predictions():
     i = 3
     y = sks(a.lattice[i : i + 1].double().numpy(), [a.contexts[i]])[0]
     np.testing.assert_allclose(a.cdf_obs[i].numpy(), np.cumsum(y) * 0.2, rtol=1e-5, atol=1e-6)
+
+
+def test_xrd_label_counts_share_the_data_and_the_test_patterns():
+    """The patterns and the test set depend on data_seed only, not on how many are labelled,
+    so a benchmark compares label counts on the same test patterns."""
+    sks = zoo.knowledge_source("pymatgen-xrd", **zoo.task("xrd-lattice").sks_options())
+    few, many = (zoo.task("xrd-lattice", n_labelled=n, n_unlabelled=20, n_test=10, n_patterns=60) for n in (4, 16))
+    for t in (few, many):
+        t.setup(sks, 0)
+    torch.testing.assert_close(few.lattice, many.lattice)
+    assert few.test.tolist() == many.test.tolist()
+    assert len(few.unlab) == len(many.unlab) == 20
+    with pytest.raises(zoo.ConfigError, match="n_patterns"):
+        zoo.task("xrd-lattice", n_labelled=50, n_test=20, n_patterns=60)
 
 
 def test_rocksalt_labels_are_the_radii_rule_and_born_lande():

@@ -15,7 +15,9 @@ with lattices drawn around their reference values (a within +/- ``spread``, c/a 
 +/- 4 % for the tetragonal ones; c = a for cubic), patterns from pymatgen with Gaussian
 noise of ``noise`` x the pattern's maximum. All generated in code from ``data_seed``, which
 also fixes the ``n_test`` test patterns (:func:`zoo.tasks.split`); the run's seed picks the
-labelled ones, ``n_validation`` of them held out for :meth:`validate`.
+labelled ones, ``n_validation`` of them held out for :meth:`validate`; up to ``n_unlabelled``
+of the rest are unlabelled. ``n_patterns`` (256) patterns are drawn in all, whatever the
+label count, so every label count is scored on the same test patterns.
 
 The SKS input is zoo-atomistic's ``lattice_lengths``: the lengths (a, c) of a tetragonal
 cell, a and b scaled together.
@@ -73,6 +75,7 @@ class XRDLattice(zoo.Task):
         hidden: int = 64,
         data_seed: int = 0,
         n_validation: int = 0,
+        n_patterns: int = 256,
     ):
         for key, value, least in (("n_labelled", n_labelled, 1), ("n_unlabelled", n_unlabelled, 0),
                                   ("n_test", n_test, 1), ("batch_unlabelled", batch_unlabelled, 1),
@@ -89,6 +92,12 @@ class XRDLattice(zoo.Task):
         if isinstance(n_validation, bool) or not isinstance(n_validation, int) or not 0 <= n_validation < n_labelled:
             raise ConfigError(f"xrd-lattice: n_validation must be from 0 to n_labelled - 1, got {n_validation!r}")
         self.n_validation = n_validation
+        if isinstance(n_patterns, bool) or not isinstance(n_patterns, int) or n_patterns < n_test + n_labelled:
+            raise ConfigError(
+                f"xrd-lattice: n_patterns must be a whole number >= n_test + n_labelled = {n_test + n_labelled}, "
+                f"got {n_patterns!r}"
+            )
+        self.n_patterns = n_patterns
 
     def sks_options(self) -> dict[str, Any]:
         return {"inputs": "lattice_lengths", "normalization": "area", "lower": 2.0, "upper": 6.5, **GRID}
@@ -104,7 +113,8 @@ class XRDLattice(zoo.Task):
         kinds, lattice, noisy = self._patterns(sks)
         n = len(kinds)
         part = split(n, n_labelled=self.n_labelled, seed=seed, split_seed=self.data_seed,
-                     test_fraction=self.n_test / n, n_validation=self.n_validation, what=self.name)
+                     test_fraction=self.n_test / n, n_validation=self.n_validation,
+                     n_unlabelled=self.n_unlabelled, what=self.name)
         onehot = np.eye(len(PROTOTYPES))[kinds]
         ref = np.array([[PROTOTYPES[k].a, PROTOTYPES[k].c] for k in kinds])
         # the network reads the pattern scaled to its maximum (plus the phase), and predicts
@@ -122,7 +132,7 @@ class XRDLattice(zoo.Task):
 
     def _patterns(self, sks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(phase, lattice (a, c), noisy pattern) of every sample, drawn from ``data_seed``."""
-        n = self.n_labelled + self.n_unlabelled + self.n_test
+        n = self.n_patterns  # the data do not depend on how many are labelled
         rng = np.random.default_rng(self.data_seed)
         kinds = np.arange(n) % len(PROTOTYPES)
         rng.shuffle(kinds)
