@@ -121,3 +121,29 @@ def test_fit_is_the_default_for_an_sks_without_a_task_when_a_table_is_given(toys
 
     assert_one_line_error(CliRunner().invoke(cli, ["run", "--sks", "fake-eos", "--out", str(tmp_path / "o")]),
                           "no default task", "--task fit --task-option data=FILE.csv")
+
+
+def test_targets_make_the_other_labels_side_labels_known_everywhere(toys, tmp_path, monkeypatch):
+    """x is known on every row (a side label), volume only on every third (the target): the
+    test set and n_labelled count volume rows only, and x still supervises every other row."""
+    monkeypatch.setattr(zoo.train, "plot_losses", lambda *a, **k: b"")
+    data = write_table(tmp_path / "t.csv")
+    task = zoo.task("fit", data=str(data), targets="volume", zero="pressure", n_labelled=4)
+    task.setup(zoo.knowledge_source("fake-eos"), 0)
+    volume = task.label_cols.index("volume")
+    assert np.isfinite(task.y[task.test, volume].numpy()).all()  # every test row has the target
+    assert len(task.train) == 4 and len(task.test) == round(0.25 * 14)
+    visible = task.y_visible.numpy()
+    assert np.isnan(visible[task.test]).all()  # nothing of the test rows is seen
+    assert np.isfinite(visible[task.unlabelled, task.label_cols.index("x")]).all()
+    assert np.isnan(visible[task.unlabelled, volume]).all()
+    result = CliRunner().invoke(cli, [
+        "run", "--sks", "fake-eos", "--task", "fit", "--task-option", f"data={data}", "--task-option", "targets=volume",
+        "--task-option", 'zero="pressure"', "--task-option", "n_labelled=4", "--steps", "300", "--lr", "0.02",
+        "--no-progress", "--json", "--out", str(tmp_path / "run"),
+    ])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    coupled, twin = summary["variants"]["sks-coupled"]["test"], summary["variants"]["data-only"]["test"]
+    assert set(coupled) == {"test_mae_volume"} and summary["data"]["targets"] == ["volume"]
+    assert coupled["test_mae_volume"] < twin["test_mae_volume"] / 2

@@ -6,6 +6,10 @@ names the columns:
 * a column named like an **SKS output** holds labels *through* the SKS: the model predicts
   the SKS's inputs, the SKS turns them into outputs, and those are compared with the column;
 * a column named like an **SKS input** labels the model's output directly;
+* ``targets=[...]`` names the columns to predict (default: every label column); the other
+  label columns are *side labels*, known on every row that has them — a composition, a
+  known parameter — and used on every training and unlabelled row, while the targets decide
+  which rows are labelled, held out for testing and counted by ``n_labelled``;
 * the **features** are the model's inputs: ``features=[...]`` names them, or every other
   numeric column is one;
 * an **empty cell** is a missing label (that row still counts for the other columns, and a
@@ -119,6 +123,7 @@ class FitTask(Task):
         data: str | None = None,
         features: list[str] | str | None = None,
         zero: list[str] | str | None = None,
+        targets: list[str] | str | None = None,
         n_labelled: int | None = None,
         n_validation: int = 0,
         test_fraction: float = 0.25,
@@ -139,6 +144,7 @@ class FitTask(Task):
         self.data = str(data)
         self.features = [features] if isinstance(features, str) else features
         self.zero = [zero] if isinstance(zero, str) else list(zero or [])
+        self.targets = [targets] if isinstance(targets, str) else (list(targets) if targets is not None else None)
         self.n_labelled, self.n_validation = n_labelled, n_validation
         self.test_fraction, self.split_seed = test_fraction, split_seed
         self.batch, self.zero_weight, self.hidden = batch, float(zero_weight), hidden
@@ -168,8 +174,22 @@ class FitTask(Task):
             raise ConfigError(f"fit: every feature cell must hold a number (features: {features})")
         self.label_cols = in_cols + out_cols
         self.n_in_labels = len(in_cols)
+        targets = self.targets or self.label_cols
+        wrong = [t for t in targets if t not in self.label_cols]
+        if wrong:
+            raise ConfigError(f"fit: targets {wrong} are not label columns of {self.data} ({self.label_cols})")
+        self.target_cols = [c for c in self.label_cols if c in targets]
         labels = table[:, [header.index(c) for c in self.label_cols]]
-        self._split(labels, seed)
+        is_target = np.array([c in self.target_cols for c in self.label_cols])
+        self._split(labels[:, is_target], seed)
+        # what training may see: every label of the training rows, the side labels of the
+        # validation and unlabelled rows, nothing of the test rows
+        visible = np.full_like(labels, np.nan)
+        visible[self.train] = labels[self.train]
+        side = np.concatenate([self.validation, self.unlabelled])
+        visible[np.ix_(side, ~is_target)] = labels[np.ix_(side, ~is_target)]
+        self.data_rows = np.flatnonzero(np.isfinite(visible).any(axis=1))
+        self.y_visible = torch.tensor(visible, dtype=torch.float32)
         mean, std = x[self.train].mean(0), x[self.train].std(0)
         std[std == 0] = 1.0
         self.x = torch.tensor((x - mean) / std, dtype=torch.float32)
@@ -190,9 +210,9 @@ class FitTask(Task):
         self._box = (spec.lower.copy(), spec.upper.copy(), center, scale)
         self.zero_scale = self._zero_scale(sks)
         units = dict(zip(ins, spec.units)) | dict(zip(outs, sks.output_spec.units))
-        self.metric_units = {f"test_mae_{c}": units.get(c, "") for c in self.label_cols}
-        self.primary_metric = f"test_mae_{self.label_cols[0]}" if len(self.label_cols) == 1 else "test_nmae"
-        if len(self.label_cols) > 1:
+        self.metric_units = {f"{p}_mae_{c}": units.get(c, "") for c in self.label_cols for p in ("test", "val")}
+        self.primary_metric = f"test_mae_{self.target_cols[0]}" if len(self.target_cols) == 1 else "test_nmae"
+        if len(self.target_cols) > 1:
             self.metric_units["test_nmae"] = "in label standard deviations"
 
     def _zero_scale(self, sks: KnowledgeSource) -> torch.Tensor:
@@ -230,14 +250,14 @@ class FitTask(Task):
         return _FitModel(self.x.shape[1], lower, upper, center, scale, len(self.label_cols), self.hidden)
 
     def loss(self, model, layer, step):
-        rows = torch.as_tensor(self.train)
-        target = self.y[rows]
+        rows = torch.as_tensor(self.data_rows)
+        target = self.y_visible[rows]
         if layer is None:
             pred = model.direct(self.x[rows])
             data = self._mse(pred, target)
             return data, {"data_mse": float(data.detach())}
         model.coupled.fill_(1.0)
-        pred = self._through(model, layer, rows)
+        pred = self._through(model, layer, rows, target)
         data = self._mse(pred, target)
         metrics = {"data_mse": float(data.detach())}
         total = data
@@ -251,12 +271,17 @@ class FitTask(Task):
             total = total + self.zero_weight * zero
         return total, metrics
 
-    def _through(self, model, layer, rows) -> torch.Tensor:
-        """Predictions of every label column for ``rows`` via the SKS (NaN where it failed)."""
+    def _through(self, model, layer, rows, target: torch.Tensor) -> torch.Tensor:
+        """Predictions of every label column for ``rows`` via the SKS (NaN where it failed);
+        the SKS is asked only for rows with an output label to compare with."""
         z = model.sks_inputs(self.x[rows])
         parts = [z[:, self.in_index]]
         if self.out_index:
-            parts.append(layer(z)[:, self.out_index])
+            asked = torch.isfinite(target[:, self.n_in_labels:]).any(dim=1)
+            out = z.new_full((len(z), len(self.out_index)), float("nan"))
+            if bool(asked.any()):
+                out = out.index_put((asked.nonzero().squeeze(1),), layer(z[asked])[:, self.out_index])
+            parts.append(out)
         return torch.cat(parts, dim=1)
 
     def _mse(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -284,11 +309,13 @@ class FitTask(Task):
         out: dict[str, float] = {}
         normalized = []
         for j, col in enumerate(self.label_cols):
+            if col not in self.target_cols:
+                continue
             ok = torch.isfinite(err[:, j])
             if bool(ok.any()):
                 out[f"{prefix}_mae_{col}"] = float(err[ok, j].mean())
                 normalized.append(out[f"{prefix}_mae_{col}"] / float(self.label_scale[j]))
-        if len(self.label_cols) > 1 and normalized:
+        if len(self.target_cols) > 1 and normalized:
             out[f"{prefix}_nmae"] = float(np.mean(normalized))
         return out
 
@@ -309,5 +336,6 @@ class FitTask(Task):
 
     def describe_data(self) -> dict[str, Any]:
         return {"file": self.data, "features": self.features_used, "labels": self.label_cols,
+                "targets": self.target_cols,
                 "zero": self.zero, "train": len(self.train), "validation": len(self.validation),
                 "unlabelled": len(self.unlabelled), "test": len(self.test)}
