@@ -74,6 +74,22 @@ def tagged_lmp(tag: str, exe: str = LMP) -> set[int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def computing(pid: int, seconds: float = 30.0) -> bool:
+    """Wait until ``pid`` has used 0.2 s of CPU more than now (it is computing)."""
+    start, deadline = cpu_seconds(pid), time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cpu_seconds(pid) - start >= 0.2:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def gone(pids, seconds: float = 10.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -379,6 +395,9 @@ if mode == "pool":
     sys.exit(0)
 sks([[1.0]], [cu])
 print("ready", flush=True)
+if mode == "exit":
+    sys.stdin.readline()  # the test counts this process's lmp first
+    sys.exit(0)
 if mode == "busy":
     x = np.linspace(0.95, 1.05, 40000)[:, None]
     sks(x, [cu] * len(x))
@@ -409,9 +428,10 @@ def child():
 def test_no_lmp_left_after_a_normal_exit(child):
     proc, tag = child("exit")
     assert proc.stdout.readline() == "ready\n"
-    assert len(tagged_lmp(tag)) == 1
-    proc.communicate(timeout=60)
-    assert proc.returncode == 0 and gone(tagged_lmp(tag))
+    pids = tagged_lmp(tag)
+    assert len(pids) == 1
+    proc.communicate("go\n", timeout=60)
+    assert proc.returncode == 0 and gone(pids) and not tagged_lmp(tag)
 
 
 @pytest.mark.parametrize("mode", ["wait", "busy"], ids=["idle", "mid-batch"])
@@ -420,9 +440,10 @@ def test_no_lmp_left_when_zoo_is_sigkilled(child, mode):
     dies with it, idle or in the middle of a batch."""
     proc, tag = child(mode)
     assert proc.stdout.readline() == "ready\n"
-    time.sleep(0.5)
     pids = tagged_lmp(tag)
     assert len(pids) == 1
+    if mode == "busy":
+        assert computing(next(iter(pids))), "the batch never started"
     proc.kill()
     proc.wait()
     assert gone(pids, 5.0), f"lmp {pids} outlived its SIGKILLed parent"
@@ -450,8 +471,8 @@ def test_the_parent_death_signal_kills_an_lmp_that_ignores_its_pipes(child, tmp_
 def test_no_lmp_left_after_ctrl_c(child):
     proc, tag = child("busy")
     assert proc.stdout.readline() == "ready\n"
-    time.sleep(0.5)
     pids = tagged_lmp(tag)
+    assert len(pids) == 1 and computing(next(iter(pids))), "the batch never started"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert "KeyboardInterrupt" in err and gone(pids, 5.0)
