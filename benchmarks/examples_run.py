@@ -31,6 +31,7 @@ RUNS = [
      ["test_mae", "extrap_mae"]),
     ("xrd-lattice (the config)", "xrd-lattice", [], ["test_mae", "test_mae_a", "test_mae_c"]),
     ("g2-bond-lengths (the config)", "g2-bond-lengths", [], ["test_mae"]),
+    ("fit-table (the config)", "fit-table", [], ["test_mae_a"]),
 ]
 
 
@@ -43,7 +44,8 @@ def main() -> None:
             out = Path(tmp) / f"run{len(rows)}"
             t0 = time.perf_counter()
             subprocess.run([ZOO, "run", "--config", str(ROOT / "examples" / example / "config.toml"), *flags,
-                            "--no-progress", "--out", str(out)], check=True, capture_output=True, text=True)
+                            "--no-progress", "--out", str(out)], check=True, capture_output=True, text=True,
+                           cwd=ROOT)
             summary = json.loads((out / "summary.json").read_text())
             v = summary["variants"]
             rows.append({"run": label, "command": " ".join(["zoo run --config", f"examples/{example}/config.toml", *flags]),
