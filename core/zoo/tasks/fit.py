@@ -16,8 +16,8 @@ names the columns:
   row with no label at all is unlabelled: physics only);
 * ``zero=NAME`` (or a list) asks the SKS output NAME to vanish on every row — equilibrium
   conditions such as zero pressure or zero force — which is how unlabelled rows teach. The
-  condition is measured in units of the output's typical size (its RMS over 16 points of
-  the inputs' box, computed at set-up), so it weighs like the labels, whose errors are
+  condition is measured in units of the output's typical size (its median size over 16
+  points of the inputs' box, computed at set-up), so it weighs like the labels, whose errors are
   measured in their standard deviations.
 
 The model is an MLP from the features to the SKS inputs, kept inside the inputs' bounds
@@ -222,8 +222,10 @@ class FitTask(Task):
             return torch.ones(0)
         x, _ = self.sample_inputs(16, seed=self.split_seed)
         y = np.asarray(sks(x), dtype=np.float64)[:, self.zero_index]
-        rms = np.sqrt(np.nanmean(y**2, axis=0))
-        return torch.tensor(np.where(np.isfinite(rms) & (rms > 0), rms, 1.0), dtype=torch.float32)
+        # the median size, not the RMS: a corner of a wide box (a crystal squeezed to half its
+        # volume) can be 100x the rest and would make the condition weightless
+        size = np.nanmedian(np.abs(y), axis=0)
+        return torch.tensor(np.where(np.isfinite(size) & (size > 0), size, 1.0), dtype=torch.float32)
 
     def _split(self, labels: np.ndarray, seed: int) -> None:
         labelled = np.flatnonzero(np.isfinite(labels).any(axis=1))
