@@ -14,8 +14,11 @@ of zoo's own lines (:func:`zoo_lammps.script.plan`), every one checked by
 n"``, n counting the session's batches, so nothing an earlier batch printed can pass for
 this one's end. Structures go in, and forces come out, through files in the session's own
 folder, as in a one-process run; thermo lines, errors and the marker come back on stdout.
-Commands and output are exchanged at once (poll on both pipes), so a batch larger than a
-pipe's buffer cannot deadlock.
+Commands and output are exchanged at once (poll on both), so a batch larger than a pipe's
+buffer cannot deadlock. LAMMPS's stdout is a pseudo-terminal in raw mode, not a pipe: C
+stdio buffers a pipe by the block, and builds without a flush after ``print`` (Debian's
+2021 ``lmp``, which has no ``-nonbuf`` switch either) would hold the marker back until
+the buffer filled; on a terminal stdio flushes every line, whatever the build.
 
 Failures: a session whose ``lmp`` died (a LAMMPS ERROR ends the process), hung past the
 timeout, or was interrupted (Ctrl-C) is killed and never used again; the caller
@@ -38,7 +41,9 @@ from __future__ import annotations
 import atexit
 import ctypes
 import multiprocessing.util
+import errno
 import os
+import pty
 import queue
 import selectors
 import signal
@@ -46,6 +51,7 @@ import subprocess
 import sys
 import threading
 import time
+import tty
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -154,12 +160,21 @@ class Session:
         self.batches = 0
         self.owner = os.getpid()
         cmd = [exe.path, "-nocite", "-log", "none", "-echo", "none"]
+        #: the pseudo-terminal's side zoo reads LAMMPS's output from (see the module's docstring)
+        self.out_fd = -1
         try:
-            self.proc = _LAUNCHER.popen(
-                cmd, cwd=self.folder, env=exe.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
-            )
+            self.out_fd, terminal = pty.openpty()
+            try:
+                tty.setraw(terminal)  # no echo, no "\r\n" for "\n": bytes as LAMMPS writes them
+                self.proc = _LAUNCHER.popen(
+                    cmd, cwd=self.folder, env=exe.env(), stdin=subprocess.PIPE, stdout=terminal,
+                    stderr=terminal, start_new_session=True, preexec_fn=_die_with_parent,
+                )
+            finally:
+                os.close(terminal)  # the child holds its own copy: EOF when it ends
         except BaseException as exc:
+            if self.out_fd >= 0:
+                os.close(self.out_fd)
             folders.remove(self.folder)
             if not isinstance(exc, OSError):
                 raise
@@ -209,7 +224,7 @@ class Session:
     def _exchange(self, data: bytes, marker: bytes, deadline: float) -> tuple[bytes, bool, bool]:
         """Write ``data`` to stdin while reading stdout, until ``marker``, EOF or the
         deadline: (output, marker seen, timed out)."""
-        out_fd, in_fd = self.proc.stdout.fileno(), self.proc.stdin.fileno()
+        out_fd, in_fd = self.out_fd, self.proc.stdin.fileno()
         chunks: list[bytes] = []
         tail = b"\n"  # the marker's leading newline may be the previous batch's last byte
         sent, view = 0, memoryview(data)
@@ -231,7 +246,7 @@ class Session:
                         if sent >= len(data):
                             sel.unregister(in_fd)
                         continue
-                    chunk = os.read(out_fd, _CHUNK)
+                    chunk = _read(out_fd)
                     if not chunk:
                         return b"".join(chunks), False, False
                     chunks.append(chunk)
@@ -269,11 +284,24 @@ class Session:
             folders.remove(self.folder)
 
     def _close_pipes(self) -> None:
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            try:
-                pipe.close()
-            except OSError:
-                pass
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        if self.out_fd >= 0:
+            os.close(self.out_fd)
+            self.out_fd = -1
+
+
+def _read(fd: int) -> bytes:
+    """What is waiting on a pseudo-terminal; b"" at its end (Linux says EIO, not EOF, once
+    every process holding the other side has gone and the rest has been read)."""
+    try:
+        return os.read(fd, _CHUNK)
+    except OSError as exc:
+        if exc.errno == errno.EIO:
+            return b""
+        raise
 
 
 class Sessions:
