@@ -258,3 +258,23 @@ def test_debian_lmp_gives_the_same_numbers(monkeypatch, cu_distorted):
     y = energy(np.zeros((1, 6)), [prim])
     assert np.all(np.isfinite(y))
     np.testing.assert_allclose(y[0, 0] * 32, wheel(np.zeros((1, 6)), [cu32(3.6)])[0, 0], rtol=1e-10)
+
+
+@pytest.mark.skipif(not os.access(DEBIAN_LMP, os.X_OK), reason="Debian's lmp is not installed (apt-get install lammps)")
+def test_debian_lmp_session_answers_each_batch(monkeypatch, cu_distorted):
+    """Debian's 2021 build does not flush its output after ``print`` and has no ``-nonbuf``:
+    read through a pipe, a session's end marker stayed in lmp's buffer and every batch waited
+    out its timeout (CI at stop 16). Through the session's pseudo-terminal each batch comes
+    back from the one live process; the short timeout turns a regression into a quick
+    failure, not a 10-minute wait."""
+    monkeypatch.setenv("ZOO_LMP", DEBIAN_LMP)
+    sks = zoo.knowledge_source("lammps", inputs="strain", outputs="energy", n_atoms=32, timeout=20,
+                               potential="/usr/share/lammps/potentials/Cu_u3.eam")
+    x = np.random.default_rng(1).uniform(-0.01, 0.01, (4, 6))
+    first = sks(x[:2], [cu_distorted] * 2)
+    pids = sks._sessions.pids
+    second = sks(x, [cu_distorted] * 4)
+    assert len(pids) == 1 and sks._sessions.pids == pids  # the same lmp answered both batches
+    np.testing.assert_array_equal(second[:2], first)
+    assert np.all(np.isfinite(second)) and len(set(second[:, 0])) == 4
+    sks.close()
