@@ -24,7 +24,6 @@ writes ``benchmarks/results/case_eos.{md,json}``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -65,17 +64,12 @@ def untrained(cells: dict, n_labelled: int, seed: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--labels", type=int, nargs="+", default=[4, 8, 16, 32, 64])
-    parser.add_argument("--max-steps", type=int, default=600)
-    args = parser.parse_args()
+    proto, label_counts = protocol.command_line(__doc__, [4, 8, 16, 32, 64])
     started = time.perf_counter()
-    proto = protocol.Protocol(seeds=args.seeds, max_steps=args.max_steps)
     cells: dict[str, dict] = {key: {} for key in METRICS}
     names_mlp = {"sks-coupled": "zoo, SKS-coupled (Morse via LAMMPS)", "data-only": "data-only twin (MLP read-out)"}
     names_bm = {"data-only": "data-only twin (Birch-Murnaghan)"}
-    for n in args.labels:
+    for n in label_counts:
         for seed in proto.seeds:
             protocol.progress(f"eos: {n} labels, seed {seed}")
             untrained(cells, n, seed)
@@ -90,7 +84,7 @@ def main() -> None:
     sections = []
     for key, what in METRICS.items():
         sections += [f"## Pressure MAE {what}", "",
-                     protocol.markdown_table(cells[key].values(), args.labels, "GPa"), ""]
+                     protocol.markdown_table(cells[key].values(), label_counts, "GPa"), ""]
     intro = (
         "Morse parameters of random fcc alloys from their composition (`morse-alloy-eos` through "
         "LAMMPS), fitted to ASE EMT pressures; every model is scored on the same 24 unseen alloys. "

@@ -29,7 +29,6 @@ writes ``benchmarks/results/case_fcc.{md,json}``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -122,27 +121,22 @@ def baselines(cells, n_labelled: int, seed: int, proto: protocol.Protocol, data,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--labels", type=int, nargs="+", default=[4, 8, 16, 32, 64, 128])
-    parser.add_argument("--max-steps", type=int, default=600)
-    args = parser.parse_args()
+    proto, label_counts = protocol.command_line(__doc__, [4, 8, 16, 32, 64, 128])
     started = time.perf_counter()
-    proto = protocol.Protocol(seeds=args.seeds, max_steps=args.max_steps)
     from zoo_atomistic.tasks.labels import lattice_labels
 
     data = lattice_labels("eam", None)
     roots = Roots()
     cells: dict = {}
     base = {"sks": "ase-emt", "task": "fcc-alloy-lattice", "lr_schedule": "constant"}
-    for n in args.labels:
+    for n in label_counts:
         for seed in proto.seeds:
             protocol.progress(f"fcc: {n} labels, seed {seed}")
             baselines(cells, n, seed, proto, data, roots)
             summary = protocol.run_pair({**base, **proto.settings(n)}, seed)
             protocol.collect(cells, summary, n, "test_mae")
     rows = [c.summary() for c in cells.values()]
-    table = protocol.markdown_table(cells.values(), args.labels, UNIT)
+    table = protocol.markdown_table(cells.values(), label_counts, UNIT)
     intro = (
         "Equilibrium lattice constant of random fcc Cu/Ag/Au/Ni/Pd/Pt alloys from composition "
         "(`fcc-alloy-lattice`): LAMMPS EAM u3 labels, ASE EMT pressure as the physics, the same 60 "

@@ -20,7 +20,6 @@ writes ``benchmarks/results/case_xrd.{md,json}``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -88,16 +87,11 @@ def baselines(cells: dict, n_labelled: int, seed: int, proto: protocol.Protocol,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--labels", type=int, nargs="+", default=[4, 8, 16, 32, 64])
-    parser.add_argument("--max-steps", type=int, default=600)
-    args = parser.parse_args()
+    proto, label_counts = protocol.command_line(__doc__, [4, 8, 16, 32, 64])
     started = time.perf_counter()
-    proto = protocol.Protocol(seeds=args.seeds, max_steps=args.max_steps)
     cells: dict = {}
     fits: dict = {}
-    for n in args.labels:
+    for n in label_counts:
         for seed in proto.seeds:
             protocol.progress(f"xrd: {n} labels, seed {seed}")
             baselines(cells, n, seed, proto, fits)
@@ -110,7 +104,7 @@ def main() -> None:
         "column is empty: it needs no labels, only queries at prediction time."
     )
     protocol.write_results("case_xrd", "XRD lattice parameters: zoo against direct fitting",
-                           intro, [protocol.markdown_table(cells.values(), args.labels, "Å")],
+                           intro, [protocol.markdown_table(cells.values(), label_counts, "Å")],
                            {"protocol": vars(proto) | {"seeds": list(proto.seeds)},
                             "cells": [c.summary() for c in cells.values()]}, started)
 

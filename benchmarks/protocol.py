@@ -20,6 +20,7 @@ the same test rows and go into the same table.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -72,6 +73,17 @@ class Protocol:
             f"{self.eval_every} steps, stops after {self.patience} validations without improvement, and "
             f"is scored with its best-validation weights; mean and 95 % t-interval over seeds"
         )
+
+
+def command_line(doc: str, labels: Sequence[int]) -> tuple[Protocol, list[int]]:
+    """A case study's command line (``--seeds``, ``--labels``, ``--max-steps``), the same in
+    every script: the protocol it asks for and the label counts."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--labels", type=int, nargs="+", default=list(labels))
+    parser.add_argument("--max-steps", type=int, default=600)
+    args = parser.parse_args()
+    return Protocol(seeds=args.seeds, max_steps=args.max_steps), args.labels
 
 
 @dataclass
