@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import atexit
 import ctypes
-import multiprocessing.util
 import errno
+import multiprocessing.util
 import os
 import pty
 import queue
